@@ -1,0 +1,41 @@
+import type { AlertEvent } from '../event.js'
+import type { ResolvedChannel } from '../options.js'
+
+/**
+ * What one attempt produced, as data: the delivery wrapper decides on retries, never the channel.
+ * `retryAfterMs` is the earliest next try the service asked for (`Retry-After`, `retry_after`).
+ */
+export type Outcome =
+  | { ok: true }
+  | { ok: false, retryable: boolean, retryAfterMs?: number, status?: number, error: string }
+
+/**
+ * One configured channel instance. `render` turns one event or a digest into the messages its service
+ * accepts; `send` talks to the service once. Channels never retry, sleep, rate-limit or log secrets.
+ */
+export interface Channel<M = unknown> {
+  readonly name: string
+  readonly type: string
+  render (events: readonly AlertEvent[]): M[]
+  send (message: M, ctx: { signal: AbortSignal }): Promise<Outcome>
+  /** Make what was sent durable (file: fsync). */
+  flush? (): Promise<void>
+  close? (): Promise<void>
+}
+
+export type ChannelFactory = (cfg: ResolvedChannel) => Channel | Promise<Channel>
+export interface ChannelModule { create: ChannelFactory }
+
+/** Lazy: configuring only `webhook` never loads the others' dependencies. */
+export const registry: Record<string, () => Promise<ChannelModule>> = {
+  console: async () => await import('./console.js'),
+  file: async () => await import('./file.js'),
+  webhook: async () => await import('./webhook.js')
+}
+
+export async function createChannel (cfg: ResolvedChannel): Promise<Channel> {
+  const load = registry[cfg.type]
+  if (load === undefined) throw new Error(`pino-alerts: no channel module for type "${cfg.type}"`)
+  const mod = await load()
+  return await mod.create(cfg)
+}

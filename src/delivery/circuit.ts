@@ -1,0 +1,38 @@
+/**
+ * Per-channel circuit breaker: open after `threshold` failed deliveries in a row, a half-open probe
+ * after `openMs`, closed again on success. While open the channel is "unhealthy": failover skips it
+ * and alerts routed to it go straight to their stand-in.
+ */
+export type CircuitState = 'closed' | 'open' | 'half-open'
+
+export class Circuit {
+  private failures = 0
+  private openedAt = 0
+  private probing = false
+  constructor (private readonly threshold = 5, private readonly openMs = 30_000, private readonly now = Date.now) {}
+
+  get state (): CircuitState {
+    if (this.failures < this.threshold) return 'closed'
+    return this.now() - this.openedAt >= this.openMs ? 'half-open' : 'open'
+  }
+
+  /** May a delivery start now? In half-open, one probe at a time. */
+  allow (): boolean {
+    const s = this.state
+    if (s === 'closed') return true
+    if (s === 'open' || this.probing) return false
+    this.probing = true
+    return true
+  }
+
+  success (): void {
+    this.failures = 0
+    this.probing = false
+  }
+
+  failure (): void {
+    this.probing = false
+    this.failures++
+    if (this.failures >= this.threshold) this.openedAt = this.now()
+  }
+}

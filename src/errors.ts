@@ -1,0 +1,30 @@
+/**
+ * Errors with stable `code`s (the undici style): callers branch on `code`, never on message text.
+ */
+
+export class PinoAlertsError extends Error {
+  readonly code: string
+  constructor (message: string, code: string) {
+    super(message)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** Invalid options: thrown at start; the message names the option path, the bad value and what is expected. */
+export class ConfigError extends PinoAlertsError {
+  readonly issues: readonly string[]
+  constructor (issues: readonly string[]) {
+    super(`Invalid pino-alerts options:\n  - ${issues.join('\n  - ')}`, 'PINO_ALERTS_INVALID_OPTIONS')
+    this.issues = issues
+  }
+}
+
+/** A value that cannot be an AlertEvent: the message names the field. */
+export class InvalidAlertError extends PinoAlertsError {
+  readonly field: string
+  constructor (field: string, message: string) {
+    super(`invalid alert: ${field}: ${message}`, 'PINO_ALERTS_INVALID_ALERT')
+    this.field = field
+  }
+}

@@ -1,0 +1,33 @@
+/** Plain-text renderings shared by channels. */
+import { SEVERITY_RANK, type AlertEvent } from '../event.js'
+
+export const SEVERITY_WORD = { info: 'INFO', warn: 'WARN', critical: 'CRITICAL' } as const
+
+/** Most severe first, then oldest first: the order of every digest. */
+export function bySeverity (events: readonly AlertEvent[]): AlertEvent[] {
+  return [...events].sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.timestamp.localeCompare(b.timestamp))
+}
+
+/** `[CRITICAL] risk_gate: Order blocked`, `[RESOLVED] …` for resolved events. */
+export function subject (e: AlertEvent): string {
+  return `[${e.status === 'resolved' ? 'RESOLVED' : SEVERITY_WORD[e.severity]}] ${e.source}: ${e.title}`
+}
+
+export function labelsText (labels: Record<string, string>): string {
+  const keys = Object.keys(labels)
+  return keys.length === 0 ? '' : keys.map((k) => `${k}=${labels[k]}`).join(' ')
+}
+
+/** "14 alerts: 3 critical, 11 warn" */
+export function digestHeadline (events: readonly AlertEvent[]): string {
+  const counts = { critical: 0, warn: 0, info: 0 }
+  for (const e of events) counts[e.severity]++
+  const parts = (['critical', 'warn', 'info'] as const).filter((s) => counts[s] > 0).map((s) => `${counts[s]} ${s}`)
+  return `${events.length} alerts: ${parts.join(', ')}`
+}
+
+/** Control characters (other than tab/newline) would let a log line rewrite a terminal. */
+export function stripControl (s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '�')
+}

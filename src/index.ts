@@ -1,0 +1,23 @@
+/**
+ * pino-alerts: alert by logging. The default export is the pino transport factory
+ * (`target: 'pino-alerts'`); the named exports are the library API.
+ */
+import pinoAlertsTransport from './transport.js'
+
+export default pinoAlertsTransport
+export { pinoAlertsTransport }
+export { AlertStream } from './transport.js'
+export { createAlerter } from './alerter.js'
+export type { Alerter, AlerterStats, DispatchResult, AlerterDeps } from './alerter.js'
+export { AlertEvent, fromRecord, fingerprintOf, severityForLevel, normalizeSeverity, SEVERITIES } from './event.js'
+export type { AlertEventJSON, AlertInput, Severity, AlertStatus, TraceContext, RecordContext } from './event.js'
+export { resolveOptions, DEFAULT_ROUTES } from './options.js'
+export type { AlertsOptions, ResolvedOptions, ResolvedChannel, RetryPolicy } from './options.js'
+export { recordContext } from './levels.js'
+export type { Channel, Outcome, ChannelModule } from './channels/channel.js'
+export type { DeliveryReport, ChannelStats } from './delivery/deliverer.js'
+export { outcomeFromResponse, parseRetryAfter } from './delivery/http.js'
+export { backoffMs } from './delivery/retry.js'
+export { signStandardWebhook } from './channels/webhook.js'
+export { PinoAlertsError, ConfigError, InvalidAlertError } from './errors.js'
+export { Reporter } from './report.js'

@@ -1,0 +1,329 @@
+/**
+ * One schema for the transport options, `createAlerter(options)` and the CLI's JSON config.
+ * Validated and defaulted once, here, into `ResolvedOptions` (no optional fields); the rest of the
+ * code never re-checks or re-defaults. Unknown keys are errors: a typo must not silently disable alerting.
+ */
+import { z } from 'zod'
+import { ConfigError } from './errors.js'
+import { isSeverity, normalizeSeverity, PINO_LEVELS, SEVERITIES, type Severity } from './event.js'
+import { CHANNEL_TYPES, type ChannelType } from './channels/types.js'
+
+// ---------------------------------------------------------------------------------------------------
+// Schema
+
+const durationMs = z.number().int().nonnegative()
+const positiveInt = z.number().int().positive()
+
+const httpUrl = z.string().refine((s) => {
+  try {
+    const u = new URL(s)
+    return u.protocol === 'http:' || u.protocol === 'https:'
+  } catch { return false }
+}, { message: 'expected an http(s) URL' })
+
+const retrySchema = z.strictObject({
+  /** Attempts in all, the first included. Default 5. */
+  maxAttempts: positiveInt.optional(),
+  /** First backoff in ms, doubling per attempt. Default 500. */
+  initialMs: durationMs.optional(),
+  /** Backoff cap in ms. Default 30000. */
+  maxMs: durationMs.optional()
+})
+
+/** Keys every channel takes. */
+const common = {
+  type: z.string().optional(),
+  /** Default true (console is on unless `enabled: false`). */
+  enabled: z.boolean().optional(),
+  /** One attempt's timeout in ms. Default 10000. */
+  timeoutMs: positiveInt.optional(),
+  retry: retrySchema.optional(),
+  /** Events waiting for this channel before new non-critical ones are dropped (counted). Default 10000. */
+  maxQueue: positiveInt.optional()
+}
+
+/** One schema entry per channel type. */
+export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
+  console: z.strictObject({
+    ...common,
+    /** `auto` (default): colour only when stderr is a TTY and `NO_COLOR` is unset. */
+    colors: z.union([z.boolean(), z.literal('auto')]).optional()
+  }),
+  file: z.strictObject({
+    ...common,
+    /** JSONL file; directories are created. */
+    path: z.string().min(1)
+  }),
+  webhook: z.strictObject({
+    ...common,
+    url: httpUrl,
+    /** Standard Webhooks signing secret, `whsec_` + base64. */
+    secret: z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, { message: 'expected "whsec_" followed by base64' }).optional(),
+    headers: z.record(z.string(), z.string()).optional()
+  })
+}
+
+const levelRef = z.union([z.string().min(1), z.number().int()])
+const severityValue = z.string().refine((s) => normalizeSeverity(s) !== undefined, { message: 'expected "info", "warn" or "critical"' })
+
+const optionsSchema = z.strictObject({
+  /** name → channel; `type` defaults to the name. */
+  channels: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional(),
+  /** severity → channel names; `"*"` = every enabled channel. Missing severities keep their default. */
+  routes: z.strictObject({
+    info: z.array(z.string()).optional(),
+    warn: z.array(z.string()).optional(),
+    critical: z.array(z.string()).optional()
+  }).optional(),
+  /** Stand-ins, in order, for a routed channel whose delivery failed. Default []. */
+  failover: z.array(z.string()).optional(),
+  /** Read `${envPrefix}*` variables. Default true. */
+  env: z.boolean().optional(),
+  envPrefix: z.string().optional(),
+  /** The record field that tags an alert. Default "alert". */
+  alertKey: z.string().min(1).regex(/^[^"\\]+$/, { message: 'expected a plain field name' }).optional(),
+  match: z.strictObject({ minLevel: levelRef.optional() }).optional(),
+  /** level name or number → severity. */
+  severityByLevel: z.record(z.string(), severityValue).optional(),
+  /** How long flush()/close() wait for deliveries in flight, in ms. Default 8000 (pino gives a worker 10 s at exit). */
+  shutdownTimeoutMs: positiveInt.optional(),
+  /** Longer lines are counted as bad and skipped. Default 1 MiB. */
+  maxLineLength: positiveInt.optional()
+})
+
+export type AlertsOptions = z.input<typeof optionsSchema>
+
+// ---------------------------------------------------------------------------------------------------
+// Resolved form
+
+export interface RetryPolicy { maxAttempts: number, initialMs: number, maxMs: number }
+
+export interface ResolvedChannel {
+  name: string
+  type: ChannelType
+  enabled: boolean
+  timeoutMs: number
+  retry: RetryPolicy
+  maxQueue: number
+  /** Attempts in flight at once for this channel (file and console write in order). */
+  concurrency: number
+  /** The type-specific keys, validated (`path`, `url`, `secret`, …). */
+  config: Record<string, unknown>
+  /** Secret values of this channel, masked as `***` wherever text leaves the channel. */
+  secrets: string[]
+}
+
+export interface ResolvedOptions {
+  channels: ResolvedChannel[]
+  routes: Record<Severity, string[]>
+  failover: string[]
+  alertKey: string
+  minLevel: string | number | undefined
+  severityByLevel: Record<string, Severity>
+  shutdownTimeoutMs: number
+  maxLineLength: number
+  /** Start-up warnings (partly configured channels), printed once. */
+  warnings: string[]
+}
+
+/** The seed's matrix; names are matched against channel names, then types. `*` = every enabled channel. */
+export const DEFAULT_ROUTES: Readonly<Record<Severity, readonly string[]>> = {
+  info: ['console', 'file'],
+  warn: ['console', 'file', 'slack'],
+  critical: ['*']
+}
+
+const DEFAULT_CONCURRENCY: Partial<Record<ChannelType, number>> = { console: 1, file: 1 }
+const SECRET_KEYS = new Set(['secret', 'password', 'botToken', 'authToken', 'routingKey', 'webhookUrl', 'token'])
+
+// ---------------------------------------------------------------------------------------------------
+// Environment (SPEC §6)
+
+interface EnvVar { suffix: string, key: string, required: boolean, parse?: (v: string) => unknown }
+const ENV_CHANNELS: Array<{ channel: ChannelType, vars: EnvVar[] }> = [
+  { channel: 'file', vars: [{ suffix: 'FILE', key: 'path', required: true }] },
+  {
+    channel: 'webhook',
+    vars: [
+      { suffix: 'WEBHOOK_URL', key: 'url', required: true },
+      { suffix: 'WEBHOOK_SECRET', key: 'secret', required: false }
+    ]
+  }
+]
+
+function fromEnv (env: NodeJS.ProcessEnv, prefix: string, warnings: string[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {}
+  for (const { channel, vars } of ENV_CHANNELS) {
+    const set = vars.filter((v) => (env[prefix + v.suffix] ?? '') !== '')
+    if (set.length === 0) continue
+    const missing = vars.filter((v) => v.required && !set.includes(v))
+    if (missing.length > 0) {
+      warnings.push(`pino-alerts: channel "${channel}" stays off: ${missing.map((v) => prefix + v.suffix).join(', ')} not set (${set.map((v) => prefix + v.suffix).join(', ')} set)`)
+      continue
+    }
+    const cfg: Record<string, unknown> = {}
+    for (const v of set) {
+      const raw = env[prefix + v.suffix] as string
+      cfg[v.key] = v.parse ? v.parse(raw) : raw
+    }
+    out[channel] = cfg
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+/**
+ * Validates and defaults options (plus the environment unless `env: false`). Throws ConfigError whose
+ * message names every bad option path, the bad value (secrets masked) and what is expected.
+ */
+export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (input === undefined || input === null) input = {}
+  const parsed = optionsSchema.safeParse(input)
+  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, input, []))
+  const o = parsed.data
+  const issues: string[] = []
+  const warnings: string[] = []
+
+  const fromEnvironment = o.env === false ? {} : fromEnv(env, o.envPrefix ?? 'RISK_ALERTS_', warnings)
+  const rawChannels: Record<string, Record<string, unknown>> = { ...fromEnvironment }
+  for (const [name, cfg] of Object.entries(o.channels ?? {})) {
+    // Options win over the environment, key by key.
+    rawChannels[name] = { ...(fromEnvironment[name] ?? {}), ...cfg }
+  }
+  if (rawChannels.console === undefined) rawChannels.console = {}
+
+  const channels: ResolvedChannel[] = []
+  for (const [name, cfg] of Object.entries(rawChannels)) {
+    const type = (cfg.type ?? name) as string
+    if (!(CHANNEL_TYPES as readonly string[]).includes(type)) {
+      issues.push(cfg.type === undefined
+        ? `channels.${name}: unknown channel type "${name}" (set "type" to one of: ${CHANNEL_TYPES.join(', ')})`
+        : `channels.${name}.type: got ${JSON.stringify(type)}; expected one of: ${CHANNEL_TYPES.join(', ')}`)
+      continue
+    }
+    const schema = CHANNEL_SCHEMAS[type as ChannelType]
+    const r = schema.safeParse(cfg)
+    if (!r.success) {
+      issues.push(...formatIssues(r.error.issues, cfg, ['channels', name]))
+      continue
+    }
+    const c = r.data as Record<string, unknown> & { enabled?: boolean, timeoutMs?: number, retry?: Partial<RetryPolicy>, maxQueue?: number }
+    const config: Record<string, unknown> = {}
+    const secrets: string[] = []
+    for (const [k, v] of Object.entries(c)) {
+      if (k in common) continue
+      config[k] = v
+      if (SECRET_KEYS.has(k) && typeof v === 'string' && v !== '') secrets.push(v)
+    }
+    channels.push({
+      name,
+      type: type as ChannelType,
+      enabled: c.enabled ?? true,
+      timeoutMs: c.timeoutMs ?? 10000,
+      retry: { maxAttempts: c.retry?.maxAttempts ?? 5, initialMs: c.retry?.initialMs ?? 500, maxMs: c.retry?.maxMs ?? 30000 },
+      maxQueue: c.maxQueue ?? 10000,
+      concurrency: DEFAULT_CONCURRENCY[type as ChannelType] ?? 8,
+      config,
+      secrets
+    })
+  }
+
+  const enabled = channels.filter((c) => c.enabled)
+  const known = new Set<string>([...channels.map((c) => c.name), ...CHANNEL_TYPES])
+  const expected = `expected a channel name (${channels.map((c) => c.name).join(', ')}), a channel type or "*"`
+  const resolveNames = (list: readonly string[], path: string, user: boolean, allowStar: boolean): string[] => {
+    const out: string[] = []
+    list.forEach((entry, i) => {
+      if (entry === '*' && allowStar) {
+        out.push(...enabled.map((c) => c.name))
+        return
+      }
+      if (user && !known.has(entry)) {
+        issues.push(`${path}[${i}]: got ${JSON.stringify(entry)}; ${allowStar ? expected : expected.replace(' or "*"', '')}`)
+        return
+      }
+      const byName = channels.find((c) => c.name === entry)
+      if (byName !== undefined) {
+        if (byName.enabled) out.push(byName.name)
+        return
+      }
+      out.push(...enabled.filter((c) => c.type === entry).map((c) => c.name))
+    })
+    return [...new Set(out)]
+  }
+  const routes = {} as Record<Severity, string[]>
+  for (const sev of SEVERITIES) {
+    const user = o.routes?.[sev]
+    routes[sev] = resolveNames(user ?? DEFAULT_ROUTES[sev], `routes.${sev}`, user !== undefined, true)
+  }
+  const failover = resolveNames(o.failover ?? [], 'failover', true, false)
+
+  const severityByLevel: Record<string, Severity> = {}
+  for (const [k, v] of Object.entries(o.severityByLevel ?? {})) {
+    const s = normalizeSeverity(v)
+    if (s !== undefined && isSeverity(s)) severityByLevel[k] = s
+  }
+  const minLevel = o.match?.minLevel
+  if (typeof minLevel === 'string' && !/^\d+$/.test(minLevel) && !(minLevel in PINO_LEVELS)) {
+    // Custom level names are checked again once pino has sent its levels (see transport.ts).
+    if (!isCustomLevelName(minLevel)) issues.push(`match.minLevel: got ${JSON.stringify(minLevel)}; expected a pino level name or number`)
+  }
+
+  if (issues.length > 0) throw new ConfigError(issues)
+  return {
+    channels,
+    routes,
+    failover,
+    alertKey: o.alertKey ?? 'alert',
+    minLevel,
+    severityByLevel,
+    shutdownTimeoutMs: o.shutdownTimeoutMs ?? 8000,
+    maxLineLength: o.maxLineLength ?? 1024 * 1024,
+    warnings
+  }
+}
+
+function isCustomLevelName (s: string): boolean {
+  return /^[A-Za-z_][\w-]*$/.test(s)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Error messages: path, bad value (secrets masked), what is expected
+
+function formatIssues (issues: readonly z.core.$ZodIssue[], input: unknown, prefix: Array<string | number>): string[] {
+  return issues.map((issue) => {
+    const fullPath = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))]
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((k) => `${pathString([...fullPath, k])}: unknown option (unknown keys are errors, so that a typo cannot silently disable alerting)`).join('; ')
+    }
+    const value = valueAt(input, issue.path as Array<string | number>)
+    const last = issue.path[issue.path.length - 1]
+    const shown = typeof last === 'string' && SECRET_KEYS.has(last) ? '***' : show(value)
+    const expected = issue.message.replace(/^Invalid input: /, '')
+    return `${pathString(fullPath)}: got ${shown}; ${expected.startsWith('expected') ? expected : `expected ${expected}`}`
+  })
+}
+
+function valueAt (input: unknown, path: Array<string | number>): unknown {
+  let v: unknown = input
+  for (const p of path) {
+    if (v === null || typeof v !== 'object') return undefined
+    v = (v as Record<string | number, unknown>)[p]
+  }
+  return v
+}
+
+function show (v: unknown): string {
+  if (v === undefined) return 'nothing'
+  try {
+    const s = JSON.stringify(v)
+    return s.length > 80 ? s.slice(0, 77) + '...' : s
+  } catch { return String(v) }
+}
+
+function pathString (path: Array<string | number>): string {
+  let s = ''
+  for (const p of path) s += typeof p === 'number' ? `[${p}]` : s === '' ? p : `.${p}`
+  return s
+}

@@ -1,0 +1,78 @@
+/**
+ * Reports on stderr, written with `fs.writeSync(2, …)`: in a pino worker `process.stderr` is relayed
+ * through the app's thread and is lost when the app exits, fd 2 is not.
+ *
+ * Bad lines are aggregated: the first one starts a 1 s window (so a burst is one report), after which
+ * reports come at most once a minute; whatever is pending is reported at close. Other notices
+ * (undelivered alerts) print at once, up to 10 a minute, then as a count.
+ */
+import { writeSync } from 'node:fs'
+
+export type Writer = (text: string) => void
+export const stderrWriter: Writer = (text) => {
+  try { writeSync(2, text) } catch { /* stderr closed: nothing left to tell */ }
+}
+
+const MINUTE = 60_000
+
+export class Reporter {
+  private badTotal = 0
+  private badPending = 0
+  private readonly reasons = new Map<string, number>()
+  private lastBadReport = -Infinity
+  private badTimer: NodeJS.Timeout | undefined
+  private noticeWindowStart = 0
+  private noticesInWindow = 0
+  private noticesSuppressed = 0
+
+  constructor (private readonly write: Writer = stderrWriter, private readonly now = Date.now) {}
+
+  get badLines (): number { return this.badTotal }
+
+  /** A line that could not be read as an alert; `reason` is short and has no secrets. */
+  badLine (reason: string): void {
+    this.badTotal++
+    this.badPending++
+    this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1)
+    if (this.badTimer !== undefined) return
+    const wait = Math.max(1000, this.lastBadReport + MINUTE - this.now())
+    this.badTimer = setTimeout(() => { this.badTimer = undefined; this.flushBad() }, wait)
+    this.badTimer.unref()
+  }
+
+  /** A one-line notice (undelivered alert, start-up warning). */
+  notice (text: string): void {
+    const t = this.now()
+    if (t - this.noticeWindowStart >= MINUTE) {
+      if (this.noticesSuppressed > 0) this.write(`pino-alerts: ${this.noticesSuppressed} more notices suppressed in the last minute\n`)
+      this.noticeWindowStart = t
+      this.noticesInWindow = 0
+      this.noticesSuppressed = 0
+    }
+    if (++this.noticesInWindow > 10) {
+      this.noticesSuppressed++
+      return
+    }
+    this.write(text.endsWith('\n') ? text : text + '\n')
+  }
+
+  /** Prints what is pending; called at close. */
+  flush (): void {
+    if (this.badTimer !== undefined) { clearTimeout(this.badTimer); this.badTimer = undefined }
+    this.flushBad()
+    if (this.noticesSuppressed > 0) {
+      this.write(`pino-alerts: ${this.noticesSuppressed} more notices suppressed\n`)
+      this.noticesSuppressed = 0
+    }
+  }
+
+  private flushBad (): void {
+    if (this.badPending === 0) return
+    const parts = [...this.reasons].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([r, n]) => `${n}× ${r}`)
+    const more = this.reasons.size > 5 ? `, and ${this.reasons.size - 5} other reasons` : ''
+    this.write(`pino-alerts: skipped ${this.badPending} bad line${this.badPending === 1 ? '' : 's'} (${this.badTotal} since start): ${parts.join('; ')}${more}\n`)
+    this.badPending = 0
+    this.reasons.clear()
+    this.lastBadReport = this.now()
+  }
+}
