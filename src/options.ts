@@ -186,12 +186,12 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
   const warnings: string[] = []
 
   const fromEnvironment = o.env === false ? {} : fromEnv(env, o.envPrefix ?? 'RISK_ALERTS_', warnings)
-  const rawChannels: Record<string, Record<string, unknown>> = { ...fromEnvironment }
+  // Console first: it is always there, and channel order is the order of `"*"`.
+  const rawChannels: Record<string, Record<string, unknown>> = { console: {}, ...fromEnvironment }
   for (const [name, cfg] of Object.entries(o.channels ?? {})) {
     // Options win over the environment, key by key.
     rawChannels[name] = { ...(fromEnvironment[name] ?? {}), ...cfg }
   }
-  if (rawChannels.console === undefined) rawChannels.console = {}
 
   const channels: ResolvedChannel[] = []
   for (const [name, cfg] of Object.entries(rawChannels)) {

@@ -68,8 +68,8 @@ export class Reporter {
 
   private flushBad (): void {
     if (this.badPending === 0) return
-    const parts = [...this.reasons].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([r, n]) => `${n}× ${r}`)
-    const more = this.reasons.size > 5 ? `, and ${this.reasons.size - 5} other reasons` : ''
+    const parts = [...this.reasons].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([r, n]) => `${n}× ${r}`)
+    const more = this.reasons.size > 12 ? `, and ${this.reasons.size - 12} other reasons` : ''
     this.write(`pino-alerts: skipped ${this.badPending} bad line${this.badPending === 1 ? '' : 's'} (${this.badTotal} since start): ${parts.join('; ')}${more}\n`)
     this.badPending = 0
     this.reasons.clear()

@@ -223,9 +223,9 @@ function lineLevel (line: string): number {
  * The pino transport factory (the package's default export): `target: 'pino-alerts'`.
  * Invalid options fail the start with a ConfigError naming the option path.
  */
-export default async function pinoAlertsTransport (options: AlertsOptions & { pinoWillSendConfig?: boolean } = {}): Promise<AlertStream> {
-  // pino adds this key to a single target's options; it is not ours to validate.
-  const { pinoWillSendConfig: _ignored, ...userOptions } = options ?? {}
+export default async function pinoAlertsTransport (options: AlertsOptions & { pinoWillSendConfig?: boolean, $context?: unknown } = {}): Promise<AlertStream> {
+  // pino and thread-stream add these keys to a single target's options; they are not ours to validate.
+  const { pinoWillSendConfig: _pino, $context: _threadStream, ...userOptions } = options ?? {}
   const opts: ResolvedOptions = resolveOptions(userOptions)
   let config: PinoConfig | undefined
   if (pinoWillSendConfig()) {
