@@ -145,8 +145,9 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     while (inflight.size > 0) {
       const left = deadline - Date.now()
       if (left <= 0) return
-      const timer = sleep(left)
-      await Promise.race([Promise.allSettled([...inflight]), timer])
+      const done = new AbortController()
+      await Promise.race([Promise.allSettled([...inflight]), sleep(left, done.signal)])
+      done.abort()
     }
   }
 
@@ -188,7 +189,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
           await d.channel.flush?.().catch(() => {})
           await d.channel.close?.().catch(() => {})
         }))
-        await releaseHttpAgent()
+        await releaseHttpAgent(stop.signal.aborted)
         reporter.flush()
       })()
       return closing

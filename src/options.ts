@@ -135,6 +135,26 @@ export const DEFAULT_ROUTES: Readonly<Record<Severity, readonly string[]>> = {
 
 const DEFAULT_CONCURRENCY: Partial<Record<ChannelType, number>> = { console: 1, file: 1 }
 const SECRET_KEYS = new Set(['secret', 'password', 'botToken', 'authToken', 'routingKey', 'webhookUrl', 'token'])
+/** URL options whose path and query may carry a credential (Slack, Discord, Teams webhooks put it there). */
+const URL_KEYS = new Set(['url', 'webhookUrl', 'apiUrl'])
+
+/** The secret parts of a channel's config: secret values, and the path + query of its URLs. */
+function secretsOf (config: Record<string, unknown>): string[] {
+  const out: string[] = []
+  for (const [k, v] of Object.entries(config)) {
+    if (typeof v !== 'string' || v === '') continue
+    if (SECRET_KEYS.has(k)) out.push(v)
+    if (URL_KEYS.has(k)) {
+      try {
+        const u = new URL(v)
+        const rest = u.pathname + u.search
+        if (rest.length > 1) out.push(v, rest)
+        if (u.password !== '') out.push(u.password)
+      } catch { /* not a URL: validation has said so */ }
+    }
+  }
+  return out
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Environment (SPEC §6)
@@ -151,22 +171,21 @@ const ENV_CHANNELS: Array<{ channel: ChannelType, vars: EnvVar[] }> = [
   }
 ]
 
-function fromEnv (env: NodeJS.ProcessEnv, prefix: string, warnings: string[]): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {}
+interface EnvChannel { cfg: Record<string, unknown>, missing: string[], set: string[] }
+
+/** What the environment says of each channel, partly set ones included (the caller decides). */
+function fromEnv (env: NodeJS.ProcessEnv, prefix: string): Record<string, EnvChannel> {
+  const out: Record<string, EnvChannel> = {}
   for (const { channel, vars } of ENV_CHANNELS) {
     const set = vars.filter((v) => (env[prefix + v.suffix] ?? '') !== '')
     if (set.length === 0) continue
-    const missing = vars.filter((v) => v.required && !set.includes(v))
-    if (missing.length > 0) {
-      warnings.push(`pino-alerts: channel "${channel}" stays off: ${missing.map((v) => prefix + v.suffix).join(', ')} not set (${set.map((v) => prefix + v.suffix).join(', ')} set)`)
-      continue
-    }
     const cfg: Record<string, unknown> = {}
     for (const v of set) {
       const raw = env[prefix + v.suffix] as string
       cfg[v.key] = v.parse ? v.parse(raw) : raw
     }
-    out[channel] = cfg
+    const missing = vars.filter((v) => v.required && !set.includes(v)).map((v) => prefix + v.suffix)
+    out[channel] = { cfg, missing, set: set.map((v) => prefix + v.suffix) }
   }
   return out
 }
@@ -179,18 +198,35 @@ function fromEnv (env: NodeJS.ProcessEnv, prefix: string, warnings: string[]): R
  */
 export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
   if (input === undefined || input === null) input = {}
-  const parsed = optionsSchema.safeParse(input)
-  if (!parsed.success) throw new ConfigError(formatIssues(parsed.error.issues, input, []))
-  const o = parsed.data
   const issues: string[] = []
   const warnings: string[] = []
+  const parsed = optionsSchema.safeParse(input)
+  let o: z.output<typeof optionsSchema>
+  if (parsed.success) {
+    o = parsed.data
+  } else {
+    // Report the channels' problems in the same run too: one round trip to fix a config.
+    issues.push(...formatIssues(parsed.error.issues, input, []))
+    const raw = (input as { channels?: unknown }).channels
+    const usable: Record<string, Record<string, unknown>> = {}
+    if (isPlainObject(raw)) for (const [k, v] of Object.entries(raw)) if (isPlainObject(v)) usable[k] = v
+    o = { channels: usable, env: false }
+  }
 
-  const fromEnvironment = o.env === false ? {} : fromEnv(env, o.envPrefix ?? 'RISK_ALERTS_', warnings)
+  const fromEnvironment = o.env === false ? {} : fromEnv(env, o.envPrefix ?? 'RISK_ALERTS_')
   // Console first: it is always there, and channel order is the order of `"*"`.
-  const rawChannels: Record<string, Record<string, unknown>> = { console: {}, ...fromEnvironment }
+  const rawChannels: Record<string, Record<string, unknown>> = { console: {} }
+  for (const [name, e] of Object.entries(fromEnvironment)) {
+    if (o.channels?.[name] !== undefined) continue
+    if (e.missing.length > 0) {
+      warnings.push(`pino-alerts: channel "${name}" stays off: ${e.missing.join(', ')} not set (${e.set.join(', ')} set)`)
+      continue
+    }
+    rawChannels[name] = e.cfg
+  }
   for (const [name, cfg] of Object.entries(o.channels ?? {})) {
-    // Options win over the environment, key by key.
-    rawChannels[name] = { ...(fromEnvironment[name] ?? {}), ...cfg }
+    // Options win over the environment, key by key; the environment may fill in what options leave out.
+    rawChannels[name] = { ...(fromEnvironment[name]?.cfg ?? {}), ...cfg }
   }
 
   const channels: ResolvedChannel[] = []
@@ -210,12 +246,11 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
     }
     const c = r.data as Record<string, unknown> & { enabled?: boolean, timeoutMs?: number, retry?: Partial<RetryPolicy>, maxQueue?: number }
     const config: Record<string, unknown> = {}
-    const secrets: string[] = []
     for (const [k, v] of Object.entries(c)) {
       if (k in common) continue
       config[k] = v
-      if (SECRET_KEYS.has(k) && typeof v === 'string' && v !== '') secrets.push(v)
     }
+    const secrets = secretsOf(config)
     channels.push({
       name,
       type: type as ChannelType,
@@ -284,6 +319,10 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
   }
 }
 
+function isPlainObject (v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
 function isCustomLevelName (s: string): boolean {
   return /^[A-Za-z_][\w-]*$/.test(s)
 }
@@ -300,8 +339,10 @@ function formatIssues (issues: readonly z.core.$ZodIssue[], input: unknown, pref
     const value = valueAt(input, issue.path as Array<string | number>)
     const last = issue.path[issue.path.length - 1]
     const shown = typeof last === 'string' && SECRET_KEYS.has(last) ? '***' : show(value)
-    const expected = issue.message.replace(/^Invalid input: /, '')
-    return `${pathString(fullPath)}: got ${shown}; ${expected.startsWith('expected') ? expected : `expected ${expected}`}`
+    // zod says "Invalid input: expected string, received undefined" or "Too small: expected number to be >0".
+    const expected = issue.message.replace(/^[A-Z][a-z]+( [a-z]+)*: /, '').replace(/, received \w+$/, '')
+    const exp = expected.startsWith('expected') ? expected : `expected ${expected}`
+    return value === undefined ? `${pathString(fullPath)}: missing (required); ${exp}` : `${pathString(fullPath)}: got ${shown}; ${exp}`
   })
 }
 

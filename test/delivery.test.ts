@@ -10,10 +10,12 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAlerter, type Alerter, type DispatchResult } from '../src/alerter.js'
-import type { DeliveryReport } from '../src/delivery/deliverer.js'
+import type { Channel, Outcome } from '../src/channels/channel.js'
+import { Deliverer, type DeliveryReport } from '../src/delivery/deliverer.js'
 import { outcomeFromResponse, parseRetryAfter, type HttpResponse } from '../src/delivery/http.js'
 import { backoffMs } from '../src/delivery/retry.js'
-import type { AlertsOptions } from '../src/options.js'
+import { AlertEvent } from '../src/event.js'
+import { resolveOptions, type AlertsOptions, type ResolvedChannel } from '../src/options.js'
 import { Reporter } from '../src/report.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
 
@@ -27,8 +29,8 @@ let stderr: string[] = []
 
 beforeEach(() => { servers = []; alerters = []; dirs = []; stderr = [] })
 afterEach(async () => {
-  await Promise.allSettled(alerters.map(async (a) => await a.close()))
-  await Promise.allSettled(servers.map(async (s) => await s.close()))
+  // Together: closing a fake drops the requests it holds, which an alerter's close may be waiting for.
+  await Promise.allSettled([...alerters.map(async (a) => await a.close()), ...servers.map(async (s) => await s.close())])
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
 })
 
@@ -263,6 +265,103 @@ describe('parallel delivery', () => {
     expect(elapsed).toBeLessThan(500)
     // both requests were in flight together
     expect(Math.abs((a1.requests[0]?.arrivedAt ?? 0) - (b1.requests[0]?.arrivedAt ?? 1e9))).toBeLessThan(150)
+  })
+})
+
+describe('the wrapper around any channel (Deliverer with a stub channel)', () => {
+  const SECRET = 'whsec_' + randomBytes(24).toString('base64')
+  const event = AlertEvent.from(critical)
+
+  function cfgOf (extra: Record<string, unknown> = {}): ResolvedChannel {
+    const opts = resolveOptions({
+      env: false,
+      channels: { console: { enabled: false }, stub: { type: 'webhook', url: 'http://127.0.0.1:9/x', secret: SECRET, ...extra } }
+    }, {})
+    const cfg = opts.channels.find((c) => c.name === 'stub')
+    if (cfg === undefined) throw new Error('no stub channel')
+    return cfg
+  }
+
+  /** A channel whose sends answer from a list (the last one repeats), counting calls. */
+  function stub (outcomes: Array<Outcome | 'hang'>, messages = 1): Channel<string> & { calls: number } {
+    const ch = {
+      name: 'stub',
+      type: 'webhook',
+      calls: 0,
+      render: (events: readonly AlertEvent[]) => Array.from({ length: messages }, (_, i) => `${i}:${events.map((e) => e.id).join(',')}`),
+      send: async () => {
+        const o = outcomes[Math.min(ch.calls++, outcomes.length - 1)] as Outcome | 'hang'
+        // 'hang': ignores its signal and never settles
+        return o === 'hang' ? await new Promise<Outcome>(() => {}) : o
+      }
+    }
+    return ch
+  }
+
+  it('masks the channel\'s secrets in errors a channel lets slip', async () => {
+    const ch = stub([{ ok: false, retryable: false, error: `stub: rejected with key ${SECRET}` }])
+    const r = await new Deliverer(ch, cfgOf(), new AbortController().signal).deliver([event])
+    expect(r).toMatchObject({ ok: false, attempts: 1 })
+    expect(r.error).not.toContain(SECRET)
+    expect(r.error).toContain('***')
+    expect(r.error).toContain('permanent, not retried')
+  })
+
+  it('a channel that ignores its signal still cannot hold an attempt past timeoutMs', async () => {
+    const ch = stub(['hang'])
+    const t0 = performance.now()
+    const r = await new Deliverer(ch, cfgOf({ timeoutMs: 100, retry: { maxAttempts: 2, initialMs: 10, maxMs: 10 } }), new AbortController().signal).deliver([event])
+    const elapsed = performance.now() - t0
+    expect(r).toMatchObject({ ok: false, attempts: 2 })
+    expect(r.error).toMatch(/timed out after 100 ms/)
+    expect(ch.calls).toBe(2)
+    expect(elapsed).toBeGreaterThanOrEqual(200 - 5)
+    expect(elapsed).toBeLessThan(800)
+  })
+
+  it('a channel whose render throws: not sent, attempts 0, error masked', async () => {
+    const ch = stub([{ ok: true }])
+    ch.render = () => { throw new Error(`cannot render with ${SECRET}`) }
+    const r = await new Deliverer(ch, cfgOf(), new AbortController().signal).deliver([event])
+    expect(r).toMatchObject({ ok: false, attempts: 0 })
+    expect(r.error).toMatch(/could not render/)
+    expect(r.error).not.toContain(SECRET)
+    expect(ch.calls).toBe(0)
+  })
+
+  it('every message of a render is sent, and attempts count them all', async () => {
+    const ch = stub([{ ok: false, retryable: true, error: 'stub: busy' }, { ok: true }], 3)
+    const r = await new Deliverer(ch, cfgOf({ retry: { maxAttempts: 3, initialMs: 1, maxMs: 1 } }), new AbortController().signal).deliver([event])
+    expect(r).toEqual({ channel: 'stub', ok: true, attempts: 4 })
+    expect(ch.calls).toBe(4)
+  })
+
+  it('the circuit opens after 5 failed deliveries in a row: the channel turns unhealthy and is not called', async () => {
+    const ch = stub([{ ok: false, retryable: false, error: 'stub: refused' }])
+    const d = new Deliverer(ch, cfgOf(), new AbortController().signal)
+    for (let i = 0; i < 5; i++) {
+      expect(d.healthy).toBe(true)
+      expect(await d.deliver([event])).toMatchObject({ ok: false, attempts: 1 })
+    }
+    expect(d.healthy).toBe(false)
+    const r = await d.deliver([event])
+    expect(r).toMatchObject({ ok: false, attempts: 0 })
+    expect(r.error).toMatch(/circuit open/)
+    expect(ch.calls).toBe(5)
+    expect(d.stats()).toMatchObject({ received: 6, failed: 6, circuit: 'open' })
+  })
+
+  it('the shutdown signal cuts a long Retry-After wait short', async () => {
+    const ch = stub([{ ok: false, retryable: true, retryAfterMs: 60_000, error: 'stub: slow down' }, { ok: true }])
+    const stop = new AbortController()
+    const d = new Deliverer(ch, cfgOf(), stop.signal)
+    setTimeout(() => stop.abort(new Error('shutdown deadline reached')), 50).unref()
+    const t0 = performance.now()
+    const r = await d.deliver([event])
+    expect(performance.now() - t0).toBeLessThan(1000)
+    expect(r).toMatchObject({ ok: false, attempts: 1 })
+    expect(r.error).toMatch(/shutdown deadline/)
+    expect(ch.calls).toBe(1)
   })
 })
 

@@ -6,8 +6,9 @@
 import { createHash, createHmac } from 'node:crypto'
 import { httpRequest, outcomeFromError, outcomeFromResponse } from '../delivery/http.js'
 import type { AlertEvent } from '../event.js'
+import { bySeverity } from '../format/text.js'
 import type { ResolvedChannel } from '../options.js'
-import { safeUrl } from '../redact.js'
+import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
 
 export interface WebhookMessage { id: string, body: string }
@@ -23,6 +24,8 @@ export function create (cfg: ResolvedChannel): Channel<WebhookMessage> {
   const secret = cfg.config.secret as string | undefined
   const extra = (cfg.config.headers ?? {}) as Record<string, string>
   const where = `${cfg.name} (${safeUrl(url)})`
+  // Receivers often echo the request path (a credential for many webhooks) in their error pages.
+  const masked = (o: Outcome): Outcome => (o.ok ? o : { ...o, error: redact(o.error, cfg.secrets) })
   return {
     name: cfg.name,
     type: 'webhook',
@@ -33,7 +36,7 @@ export function create (cfg: ResolvedChannel): Channel<WebhookMessage> {
       }
       const ids = events.map((e) => e.id)
       const id = 'digest_' + createHash('sha256').update(ids.join(',')).digest('hex').slice(0, 24)
-      return [{ id, body: JSON.stringify({ events: events.map((e) => e.toJSON()) }) }]
+      return [{ id, body: JSON.stringify({ events: bySeverity(events).map((e) => e.toJSON()) }) }]
     },
     async send (message: WebhookMessage, { signal }): Promise<Outcome> {
       const headers: Record<string, string> = { ...extra, 'content-type': 'application/json', 'user-agent': 'pino-alerts' }
@@ -45,9 +48,9 @@ export function create (cfg: ResolvedChannel): Channel<WebhookMessage> {
       }
       try {
         const res = await httpRequest(url, { method: 'POST', headers, body: message.body, signal })
-        return outcomeFromResponse(res, where)
+        return masked(outcomeFromResponse(res, where))
       } catch (err) {
-        return outcomeFromError(err, where, signal)
+        return masked(outcomeFromError(err, where, signal))
       }
     }
   }

@@ -110,7 +110,7 @@ export class Deliverer {
         if (outcome.ok) break
         const error = this.mask(outcome.error)
         if (!outcome.retryable) return { channel: name, ok: false, attempts, error: `${error} (permanent, not retried)` }
-        if (tries >= this.cfg.retry.maxAttempts) return { channel: name, ok: false, attempts, error: `${error} (gave up after ${tries} attempts)` }
+        if (tries >= this.cfg.retry.maxAttempts) return { channel: name, ok: false, attempts, error: `${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})` }
         if (this.stop.aborted) return { channel: name, ok: false, attempts, error: `${error} (shutdown deadline reached)` }
         const wait = backoffMs(tries, this.cfg.retry, outcome.retryAfterMs)
         if (!(await sleep(wait, this.stop))) return { channel: name, ok: false, attempts, error: `${error} (shutdown deadline reached before the next attempt)` }

@@ -17,12 +17,21 @@ export function httpAgent (): Agent {
 let users = 0
 /** Every alerter retains the shared agent while it runs; the last one to close closes it. */
 export function retainHttpAgent (): void { users++ }
-export async function releaseHttpAgent (): Promise<void> {
+export async function releaseHttpAgent (force = false): Promise<void> {
   if (--users > 0) return
   users = 0
   const a = agent
   agent = undefined
-  if (a !== undefined) await a.close().catch(() => {})
+  if (a === undefined) return
+  // close() waits for requests in flight; after the shutdown deadline (force) or 1 s, destroy them.
+  if (force) { await a.destroy().catch(() => {}); return }
+  let timer: NodeJS.Timeout | undefined
+  const closed = await Promise.race([
+    a.close().then(() => true, () => true),
+    new Promise<false>((resolve) => { timer = setTimeout(() => resolve(false), 1000) })
+  ])
+  clearTimeout(timer)
+  if (!closed) await a.destroy().catch(() => {})
 }
 
 export interface HttpResponse { status: number, headers: Record<string, string | string[] | undefined>, body: string }

@@ -11,13 +11,16 @@ export function backoffMs (attempt: number, policy: RetryPolicy, retryAfterMs?: 
   return Math.round(Math.max(jittered, retryAfterMs ?? 0))
 }
 
-/** Resolves after `ms`, or early (false) when `signal` aborts. The timer never holds the process open. */
+/**
+ * Resolves after `ms`, or early (false) when `signal` aborts. The timer keeps the process alive on
+ * purpose: a library user's last `await dispatch()` must not end the process in the middle of a
+ * retry (the alert would be lost). Bounded by the caller's deadline.
+ */
 export async function sleep (ms: number, signal?: AbortSignal): Promise<boolean> {
   if (signal?.aborted === true) return false
   return await new Promise<boolean>((resolve) => {
     const onAbort = (): void => { clearTimeout(t); resolve(false) }
     const t = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(true) }, ms)
-    t.unref()
     signal?.addEventListener('abort', onAbort, { once: true })
   })
 }

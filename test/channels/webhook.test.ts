@@ -147,6 +147,36 @@ describe('webhook channel', () => {
     expect(() => new Webhook(SECRET).verify(req.text(), headerRecord(req))).not.toThrow()
   })
 
+  it('a receiver that answers late (held, then released) → ok', async () => {
+    const channel = create(webhookConfig({ url: server.url }))
+    server.script({ hold: true })
+    const [message] = channel.render([sampleEvent()])
+    const sending = channel.send(message as WebhookMessage, { signal: signal() })
+    await server.waitFor(1)
+    expect(server.held).toBe(1)
+    server.release({ status: 204 })
+    expect(await sending).toEqual({ ok: true })
+    expect(server.held).toBe(0)
+    expect(server.requests[0]?.status).toBe(204)
+  })
+
+  it('a body over the receiver\'s size limit (413) is a permanent failure', async () => {
+    const small = await startWebhookServer({ maxBodyBytes: 2048 })
+    try {
+      const channel = create(webhookConfig({ url: small.url }))
+      const [message] = channel.render([sampleEvent({ metadata: { dump: 'x'.repeat(10_000) } })])
+      const out = await channel.send(message as WebhookMessage, { signal: signal() })
+      expect(out).toMatchObject({ ok: false, retryable: false, status: 413 })
+      expect(small.requests.length).toBe(1)
+      expect(small.requests[0]?.status).toBe(413)
+      // a small one still goes through
+      const [ok] = channel.render([sampleEvent()])
+      expect(await channel.send(ok as WebhookMessage, { signal: signal() })).toEqual({ ok: true })
+    } finally {
+      await small.close()
+    }
+  })
+
   it('signStandardWebhook matches the reference implementation', () => {
     const body = '{"hello":"world"}'
     const ts = 1_700_000_000
