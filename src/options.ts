@@ -21,6 +21,13 @@ const httpUrl = z.string().refine((s) => {
   } catch { return false }
 }, { message: 'expected an http(s) URL' })
 
+/** `alerts@example.com` or `Risk Desk <alerts@example.com>`; no line breaks (header injection). */
+const emailAddress = z.string().regex(/^([^<>\r\n]*<)?[^\s@<>,;]+@[^\s@<>,;]+>?$/, { message: 'expected an e-mail address like "alerts@example.com" or "Name <alerts@example.com>"' })
+const addressList = z.union([
+  z.array(emailAddress).min(1),
+  z.string().transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== '')).pipe(z.array(emailAddress).min(1))
+])
+
 const retrySchema = z.strictObject({
   /** Attempts in all, the first included. Default 5. */
   maxAttempts: positiveInt.optional(),
@@ -60,6 +67,68 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
     /** Standard Webhooks signing secret, `whsec_` + base64. */
     secret: z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, { message: 'expected "whsec_" followed by base64' }).optional(),
     headers: z.record(z.string(), z.string()).optional()
+  }),
+  email: z.strictObject({
+    ...common,
+    /** SMTP server host name. */
+    host: z.string().min(1),
+    /** Default 465 with `secure`, else 587. */
+    port: z.number().int().min(1).max(65535).optional(),
+    /** TLS from the first byte (port 465). Default: true when port is 465. */
+    secure: z.boolean().optional(),
+    /** Refuse to send unless the server upgrades with STARTTLS. Default false. */
+    requireTLS: z.boolean().optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+    from: emailAddress,
+    /** Recipients: a list, or one comma-separated string. */
+    to: addressList,
+    cc: addressList.optional(),
+    /** Put before every subject, e.g. "[prod]". */
+    subjectPrefix: z.string().optional(),
+    tls: z.strictObject({ rejectUnauthorized: z.boolean().optional() }).optional(),
+    /** Reuse SMTP connections. Default true. */
+    pool: z.boolean().optional()
+  }).refine((c) => (c.user === undefined) === (c.password === undefined), { message: 'expected user and password together (or neither)', path: ['password'] }),
+  slack: z.strictObject({
+    ...common,
+    /** Incoming webhook URL (`https://hooks.slack.com/services/…`); its path is a secret. */
+    webhookUrl: httpUrl,
+    /** Overrides where requests go (tests, proxies); default `webhookUrl`. */
+    url: httpUrl.optional(),
+    username: z.string().min(1).optional(),
+    iconEmoji: z.string().regex(/^:[\w+-]+:$/, { message: 'expected an emoji code like ":rotating_light:"' }).optional()
+  }),
+  telegram: z.strictObject({
+    ...common,
+    /** From @BotFather: `123456:ABC…`. Never shown: errors say `bot***`. */
+    botToken: z.string().regex(/^\d+:[\w-]+$/, { message: 'expected a bot token like "123456:ABC-DEF…" from @BotFather' }),
+    /** A chat id (`-100…` for channels/supergroups) or `@channelusername`. */
+    chatId: z.union([z.number().int(), z.string().regex(/^(-?\d+|@\w{4,})$/, { message: 'expected a numeric chat id or "@channelname"' })]),
+    /** Default `MarkdownV2`. */
+    parseMode: z.enum(['MarkdownV2', 'HTML']).optional(),
+    /** Bot API base URL. Default `https://api.telegram.org` (a self-hosted Bot API server works too). */
+    apiUrl: httpUrl.optional(),
+    /** Forum topic to post into. */
+    messageThreadId: z.number().int().positive().optional(),
+    /** Deliver silently (no sound) for non-critical alerts. Default false. */
+    disableNotification: z.boolean().optional()
+  }),
+  discord: z.strictObject({
+    ...common,
+    /** `https://discord.com/api/webhooks/<id>/<token>`; its path is a secret. */
+    webhookUrl: httpUrl,
+    url: httpUrl.optional(),
+    username: z.string().min(1).max(80).optional(),
+    avatarUrl: httpUrl.optional(),
+    /** Add `?wait=true` (Discord answers 200 with the message instead of 204). Default false. */
+    wait: z.boolean().optional()
+  }),
+  teams: z.strictObject({
+    ...common,
+    /** Power Automate "Workflows" webhook URL (`https://….logic.azure.com/workflows/…` or `…powerplatform.com…`); a secret. */
+    webhookUrl: httpUrl,
+    url: httpUrl.optional()
   })
 }
 
@@ -159,7 +228,14 @@ function secretsOf (config: Record<string, unknown>): string[] {
 // ---------------------------------------------------------------------------------------------------
 // Environment (SPEC §6)
 
-interface EnvVar { suffix: string, key: string, required: boolean, parse?: (v: string) => unknown }
+interface EnvVar {
+  suffix: string
+  key: string
+  required: boolean
+  parse?: (v: string) => unknown
+  /** Set together or not at all (user and password). */
+  pairedWith?: string
+}
 const ENV_CHANNELS: Array<{ channel: ChannelType, vars: EnvVar[] }> = [
   { channel: 'file', vars: [{ suffix: 'FILE', key: 'path', required: true }] },
   {
@@ -168,7 +244,28 @@ const ENV_CHANNELS: Array<{ channel: ChannelType, vars: EnvVar[] }> = [
       { suffix: 'WEBHOOK_URL', key: 'url', required: true },
       { suffix: 'WEBHOOK_SECRET', key: 'secret', required: false }
     ]
-  }
+  },
+  {
+    channel: 'email',
+    vars: [
+      { suffix: 'SMTP_HOST', key: 'host', required: true },
+      { suffix: 'SMTP_PORT', key: 'port', required: false, parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
+      { suffix: 'SMTP_USER', key: 'user', required: false, pairedWith: 'SMTP_PASSWORD' },
+      { suffix: 'SMTP_PASSWORD', key: 'password', required: false, pairedWith: 'SMTP_USER' },
+      { suffix: 'EMAIL_FROM', key: 'from', required: true },
+      { suffix: 'EMAIL_TO', key: 'to', required: true }
+    ]
+  },
+  { channel: 'slack', vars: [{ suffix: 'SLACK_WEBHOOK', key: 'webhookUrl', required: true }] },
+  {
+    channel: 'telegram',
+    vars: [
+      { suffix: 'TELEGRAM_BOT_TOKEN', key: 'botToken', required: true },
+      { suffix: 'TELEGRAM_CHAT_ID', key: 'chatId', required: true }
+    ]
+  },
+  { channel: 'discord', vars: [{ suffix: 'DISCORD_WEBHOOK', key: 'webhookUrl', required: true }] },
+  { channel: 'teams', vars: [{ suffix: 'TEAMS_WEBHOOK', key: 'webhookUrl', required: true }] }
 ]
 
 interface EnvChannel { cfg: Record<string, unknown>, missing: string[], set: string[] }
@@ -184,7 +281,7 @@ function fromEnv (env: NodeJS.ProcessEnv, prefix: string): Record<string, EnvCha
       const raw = env[prefix + v.suffix] as string
       cfg[v.key] = v.parse ? v.parse(raw) : raw
     }
-    const missing = vars.filter((v) => v.required && !set.includes(v)).map((v) => prefix + v.suffix)
+    const missing = vars.filter((v) => !set.includes(v) && (v.required || (v.pairedWith !== undefined && set.some((s) => s.suffix === v.pairedWith)))).map((v) => prefix + v.suffix)
     out[channel] = { cfg, missing, set: set.map((v) => prefix + v.suffix) }
   }
   return out

@@ -30,7 +30,12 @@ export interface ChannelModule { create: ChannelFactory }
 export const registry: Record<string, () => Promise<ChannelModule>> = {
   console: async () => await import('./console.js'),
   file: async () => await import('./file.js'),
-  webhook: async () => await import('./webhook.js')
+  webhook: async () => await import('./webhook.js'),
+  email: async () => await import('./email.js'),
+  slack: async () => await import('./slack.js'),
+  telegram: async () => await import('./telegram.js'),
+  discord: async () => await import('./discord.js'),
+  teams: async () => await import('./teams.js')
 }
 
 export async function createChannel (cfg: ResolvedChannel): Promise<Channel> {

@@ -1,0 +1,132 @@
+/**
+ * email: SMTP via nodemailer (pooled connections), a `multipart/alternative` with a text and an HTML
+ * part, subject `[CRITICAL] risk_gate: Order blocked`, headers `X-Alert-Id`, `X-Alert-Severity`,
+ * `X-Alert-Fingerprint`. SMTP 4xx replies and connection trouble are retried, 5xx are permanent.
+ */
+import { createTransport } from 'nodemailer'
+import type { AlertEvent } from '../event.js'
+import { alertHtml, digestHtml } from '../format/html.js'
+import { bySeverity, digestHeadline, labelsText, SEVERITY_WORD, subject } from '../format/text.js'
+import { truncate } from '../format/truncate.js'
+import type { ResolvedChannel } from '../options.js'
+import { redact } from '../redact.js'
+import type { Channel, Outcome } from './channel.js'
+
+export interface EmailMessage {
+  subject: string
+  text: string
+  html: string
+  headers: Record<string, string>
+}
+
+/** Header values are one line: CR, LF and other control characters become spaces (no header injection). */
+export function headerSafe (s: string, max = 200): string {
+  // eslint-disable-next-line no-control-regex
+  return truncate(s.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim(), max)
+}
+
+function metadataText (m: Record<string, unknown>): string {
+  return Object.entries(m).map(([k, v]) => `  ${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n')
+}
+
+export function alertText (e: AlertEvent): string {
+  const lines = [subject(e), '']
+  if (e.body !== '') lines.push(e.body, '')
+  const labels = labelsText(e.labels)
+  if (labels !== '') lines.push(`Labels: ${labels}`)
+  const meta = metadataText(e.metadata)
+  if (meta !== '') lines.push('Metadata:', meta)
+  lines.push(`Time: ${e.timestamp}`, `Alert id: ${e.id}`, `Fingerprint: ${e.fingerprint}`)
+  return lines.join('\n') + '\n'
+}
+
+export function renderEmail (events: readonly AlertEvent[], prefix: string): EmailMessage {
+  const pre = prefix === '' ? '' : prefix + ' '
+  if (events.length === 1) {
+    const e = events[0] as AlertEvent
+    return {
+      subject: headerSafe(pre + subject(e), 250),
+      text: alertText(e),
+      html: alertHtml(e),
+      headers: { 'X-Alert-Id': headerSafe(e.id), 'X-Alert-Severity': e.severity, 'X-Alert-Fingerprint': headerSafe(e.fingerprint) }
+    }
+  }
+  const sorted = bySeverity(events)
+  const top = sorted[0] as AlertEvent
+  const titles = sorted.map((e) => e.title).join(', ')
+  return {
+    subject: headerSafe(`${pre}[${SEVERITY_WORD[top.severity]}] ${digestHeadline(events).replace(/^(\d+ alerts): .*$/, '$1')}: ${titles}`, 250),
+    text: `${digestHeadline(events)}\n\n${sorted.map((e) => alertText(e)).join('\n---\n\n')}`,
+    html: digestHtml(events),
+    headers: {
+      'X-Alert-Id': headerSafe(sorted.map((e) => e.id).join(', '), 900),
+      'X-Alert-Severity': top.severity,
+      'X-Alert-Fingerprint': headerSafe(sorted.map((e) => e.fingerprint).join(', '), 900),
+      'X-Alert-Count': String(events.length)
+    }
+  }
+}
+
+interface SmtpError { code?: string, responseCode?: number, message?: string, response?: string }
+
+/** SMTP replies and nodemailer error codes → an outcome. */
+export function outcomeFromSmtpError (err: unknown, where: string): Outcome {
+  const e = err as SmtpError
+  const text = `${where}: ${(e.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 300)}`
+  const reply = e.responseCode
+  if (typeof reply === 'number' && reply >= 400 && reply < 500) return { ok: false, retryable: true, status: reply, error: text }
+  if (typeof reply === 'number' && reply >= 500) return { ok: false, retryable: false, status: reply, error: text }
+  // No reply code: authentication without a reply, a bad envelope, a TLS or configuration problem will
+  // not fix themselves; connection trouble and timeouts might.
+  const permanent = ['EAUTH', 'ENOAUTH', 'EENVELOPE', 'ECONFIG', 'ETLS', 'EREQUIRETLS', 'EMAXRECIPIENTS']
+  return { ok: false, retryable: !permanent.includes(e.code ?? ''), error: text }
+}
+
+export function create (cfg: ResolvedChannel): Channel<EmailMessage> {
+  const c = cfg.config as {
+    host: string, port?: number, secure?: boolean, requireTLS?: boolean, user?: string, password?: string,
+    from: string, to: string[], cc?: string[], subjectPrefix?: string, tls?: { rejectUnauthorized?: boolean }, pool?: boolean
+  }
+  const secure = c.secure ?? c.port === 465
+  const port = c.port ?? (secure ? 465 : 587)
+  const where = `${cfg.name} (smtp ${c.host}:${port})`
+  const t = cfg.timeoutMs
+  const transportOptions = {
+    pool: (c.pool ?? true) as true,
+    host: c.host,
+    port,
+    secure,
+    requireTLS: c.requireTLS ?? false,
+    auth: c.user !== undefined ? { user: c.user, pass: c.password as string } : undefined,
+    tls: c.tls?.rejectUnauthorized === undefined ? undefined : { rejectUnauthorized: c.tls.rejectUnauthorized },
+    // One attempt may not outlive timeoutMs at any stage, a silent server included.
+    connectionTimeout: t,
+    greetingTimeout: t,
+    socketTimeout: t,
+    maxConnections: 2,
+    disableFileAccess: true,
+    disableUrlAccess: true
+  }
+  const transport = createTransport(transportOptions)
+  const prefix = c.subjectPrefix ?? ''
+
+  return {
+    name: cfg.name,
+    type: 'email',
+    render (events: readonly AlertEvent[]): EmailMessage[] {
+      return [renderEmail(events, prefix)]
+    },
+    async send (m: EmailMessage): Promise<Outcome> {
+      try {
+        await transport.sendMail({ from: c.from, to: c.to, cc: c.cc, subject: m.subject, text: m.text, html: m.html, headers: m.headers })
+        return { ok: true }
+      } catch (err) {
+        const out = outcomeFromSmtpError(err, where)
+        return out.ok ? out : { ...out, error: redact(out.error, cfg.secrets) }
+      }
+    },
+    async close (): Promise<void> {
+      transport.close()
+    }
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * slack: incoming webhook, Block Kit inside a coloured attachment.
+ *
+ * One alert is one message: a header block at the top level (severity emoji + `[CRITICAL] source: title`,
+ * it also makes the top-level `text` a notification fallback only instead of a visible duplicate) and
+ * one attachment whose `color` draws the severity bar (critical red, warn amber, info blue, resolved
+ * green) around the title and body, the labels as section fields, the metadata as a code block and a
+ * context line (source, time, id). A digest is a header with the headline plus one compact coloured
+ * attachment per alert, most severe first, split into several messages so that each stays within
+ * Slack's limits (50 blocks, 150-char header, 3000-char texts, 10 fields of 2000) and readable.
+ *
+ * All user text is escaped (`&`, `<`, `>`: Slack's rule) so a log line cannot write `<!channel>`,
+ * `<@U123>` or `<http://evil|click>`; mrkdwn texts are also `verbatim` (no auto-linking of names).
+ *
+ * Answers: 200 with the plain-text body `ok` is the only success (Slack answers every error with a
+ * short plain-text code: `invalid_payload`, `no_text`, `invalid_blocks`, `no_service`, …); 429 and
+ * 5xx are retried (429 carries `Retry-After` in seconds); 400/403/404/410 are permanent.
+ */
+import { httpRequest, outcomeFromError, outcomeFromResponse } from '../delivery/http.js'
+import type { AlertEvent, Severity } from '../event.js'
+import { escapeSlack, wellFormed } from '../format/escape.js'
+import { bySeverity, digestHeadline, stripControl, subject } from '../format/text.js'
+import { ELLIPSIS } from '../format/truncate.js'
+import type { ResolvedChannel } from '../options.js'
+import { redact, safeUrl } from '../redact.js'
+import type { Channel, Outcome } from './channel.js'
+
+// ---------------------------------------------------------------------------------------------------
+// Slack's payload (the subset this channel sends)
+
+export interface SlackText { type: 'plain_text' | 'mrkdwn', text: string, emoji?: boolean, verbatim?: boolean }
+export type SlackBlock =
+  | { type: 'header', text: SlackText }
+  | { type: 'section', text?: SlackText, fields?: SlackText[] }
+  | { type: 'context', elements: SlackText[] }
+  | { type: 'divider' }
+export interface SlackAttachment { color: string, fallback: string, blocks: SlackBlock[] }
+
+/** The JSON body of one incoming-webhook request. */
+export interface SlackMessage {
+  /** Plain summary: what notifications and clients without Block Kit show. */
+  text: string
+  blocks: SlackBlock[]
+  attachments: SlackAttachment[]
+  username?: string
+  icon_emoji?: string
+}
+
+/** Slack's documented limits (Block Kit reference). */
+export const SLACK_LIMITS = {
+  /** Blocks per message, top-level and attachment blocks together. */
+  blocks: 50,
+  header: 150,
+  sectionText: 3000,
+  fields: 10,
+  fieldText: 2000,
+  contextElements: 10,
+  contextText: 3000
+} as const
+
+/** Our own budgets, well inside Slack's, so that a message stays readable. */
+const BUDGET = {
+  /** Top-level `text` (the notification line). */
+  fallback: 500,
+  /** A label field in a single alert / in a digest item. */
+  field: 300,
+  digestField: 120,
+  /** Labels shown as fields in a single alert (the rest are counted in a last field). */
+  labels: 30,
+  /** Title / body of one alert in a digest. */
+  digestTitle: 250,
+  digestBody: 500,
+  /** Characters of text in one digest message, all blocks together. */
+  digestMessage: 12_000,
+  context: 300
+} as const
+
+export const SLACK_COLORS = { critical: '#E01E5A', warn: '#ECB22E', info: '#36C5F0', resolved: '#2EB67D' } as const
+export const SLACK_EMOJI = { critical: ':rotating_light:', warn: ':warning:', info: ':information_source:', resolved: ':white_check_mark:' } as const
+
+type Look = Severity | 'resolved'
+const lookOf = (e: AlertEvent): Look => (e.status === 'resolved' ? 'resolved' : e.severity)
+
+// ---------------------------------------------------------------------------------------------------
+// Text: untrusted → escaped and cut to a limit
+
+/** Well-formed, no control characters (tabs and newlines kept), `\r\n` → `\n`. */
+function clean (s: string): string {
+  return stripControl(wellFormed(s).replace(/\r\n?/g, '\n'))
+}
+
+/** One line: every run of whitespace (newlines included) becomes one space. */
+function oneLine (s: string): string {
+  return s.replace(/\s+/g, ' ').trim()
+}
+
+/**
+ * Escapes `raw` for Slack and cuts the result to `max` UTF-16 units, ending with `…` when cut; never
+ * splits a surrogate pair or an entity (`&amp;`, `&lt;`, `&gt;`).
+ */
+export function fitSlack (raw: string, max: number): string {
+  const s = escapeSlack(clean(raw))
+  if (s.length <= max) return s
+  if (max <= ELLIPSIS.length) return ELLIPSIS.slice(0, max)
+  let end = max - ELLIPSIS.length
+  const c = s.charCodeAt(end - 1)
+  if (c >= 0xd800 && c <= 0xdbff) end--
+  const amp = s.lastIndexOf('&', end - 1)
+  // An entity is at most 5 units long (`&amp;`): a `&` in the last 4 kept units may be cut short.
+  if (amp >= 0 && amp > end - 5 && s.indexOf(';', amp) >= end) end = amp
+  return s.slice(0, end) + ELLIPSIS
+}
+
+/** Code blocks: a ``` inside the text would close ours early. */
+function noFence (s: string): string {
+  return s.replace(/```/g, '`\u200b`\u200b`')
+}
+
+const mrkdwn = (text: string): SlackText => ({ type: 'mrkdwn', text, verbatim: true })
+const plain = (text: string): SlackText => ({ type: 'plain_text', text, emoji: true })
+
+/** `2025-01-02 03:04:05 UTC` (the event's ISO timestamp; shown as is when it is not one). */
+function when (iso: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})/.exec(iso)
+  return m === null ? iso : `${m[1] ?? ''} ${m[2] ?? ''} UTC`
+}
+
+/** Label fields, `*key*\nvalue`, at most `limit` of them, the last one saying how many were left out. */
+function labelFields (labels: Record<string, string>, limit: number, each: number): SlackText[] {
+  const keys = Object.keys(labels)
+  const shown = keys.length > limit ? keys.slice(0, limit - 1) : keys
+  const fields = shown.map((k) => {
+    const key = fitSlack(oneLine(k) || '(empty)', Math.min(100, each - 10))
+    const room = each - key.length - 3
+    const value = fitSlack(labels[k] ?? '', room)
+    return mrkdwn(`*${key}*\n${value === '' ? ' ' : value}`)
+  })
+  if (shown.length < keys.length) fields.push(mrkdwn(`_…and ${keys.length - shown.length} more label${keys.length - shown.length === 1 ? '' : 's'}_`))
+  return fields
+}
+
+function chunk<T> (list: readonly T[], size: number): T[][] {
+  const out: T[][] = []
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size))
+  return out
+}
+
+function titleOf (e: AlertEvent): string {
+  return oneLine(clean(e.title)) === '' ? '(no title)' : oneLine(e.title)
+}
+
+function metadataText (metadata: Record<string, unknown>): string | undefined {
+  if (Object.keys(metadata).length === 0) return undefined
+  let json: string
+  try {
+    json = JSON.stringify(metadata, null, 2) ?? ''
+  } catch (err) {
+    json = `(metadata not serialisable: ${(err as Error).message})`
+  }
+  if (json === '') return undefined
+  // "```\n" + text + "\n```": the fences take 8 units.
+  const body = noFence(fitSlack(json, SLACK_LIMITS.sectionText - 8))
+  return '```\n' + body + '\n```'
+}
+
+function contextElements (e: AlertEvent, withId: boolean): SlackText[] {
+  const els = [
+    mrkdwn(`*source:* ${fitSlack(oneLine(e.source), BUDGET.context)}`),
+    mrkdwn(fitSlack(when(e.timestamp), 60))
+  ]
+  if (withId) els.push(mrkdwn(`id: ${fitSlack(e.id, 120)}`))
+  if (e.trace !== undefined) els.push(mrkdwn(`trace: ${fitSlack(e.trace.traceId, 64)}`))
+  return els
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Rendering
+
+/** One alert → one message. */
+export function renderOne (e: AlertEvent, extra: Pick<SlackMessage, 'username' | 'icon_emoji'> = {}): SlackMessage {
+  const look = lookOf(e)
+  const header = plain(fitSlack(`${SLACK_EMOJI[look]} ${oneLine(subject(e))}`, SLACK_LIMITS.header))
+  const title = `*${fitSlack(titleOf(e), 500)}*`
+  const room = SLACK_LIMITS.sectionText - title.length - 1
+  const body = e.body.trim() === '' ? '' : fitSlack(e.body.trim(), room)
+  const blocks: SlackBlock[] = [{ type: 'section', text: mrkdwn(body === '' ? title : `${title}\n${body}`) }]
+  const fields = labelFields(e.labels, BUDGET.labels, BUDGET.field)
+  for (const group of chunk(fields, SLACK_LIMITS.fields)) blocks.push({ type: 'section', fields: group })
+  const meta = metadataText(e.metadata)
+  if (meta !== undefined) blocks.push({ type: 'section', text: mrkdwn(meta) })
+  blocks.push({ type: 'context', elements: contextElements(e, true) })
+  return {
+    text: fitSlack(oneLine(subject(e)), BUDGET.fallback),
+    blocks: [{ type: 'header', text: header }],
+    attachments: [{ color: SLACK_COLORS[look], fallback: fitSlack(oneLine(subject(e)), BUDGET.fallback), blocks }],
+    ...extra
+  }
+}
+
+/** One alert of a digest: a coloured attachment of two blocks (title + body + label fields, context). */
+function digestItem (e: AlertEvent): SlackAttachment {
+  const look = lookOf(e)
+  const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
+  const head = `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 100)}: ${fitSlack(titleOf(e), BUDGET.digestTitle)}*`
+  const body = e.body.trim() === '' ? '' : fitSlack(e.body.trim(), BUDGET.digestBody)
+  const section: SlackBlock = { type: 'section', text: mrkdwn(body === '' ? head : `${head}\n${body}`) }
+  const fields = labelFields(e.labels, SLACK_LIMITS.fields, BUDGET.digestField)
+  if (fields.length > 0) section.fields = fields
+  return {
+    color: SLACK_COLORS[look],
+    fallback: fitSlack(oneLine(subject(e)), BUDGET.fallback),
+    blocks: [section, { type: 'context', elements: contextElements(e, true) }]
+  }
+}
+
+/** Characters of text in blocks (what `digestMessage` budgets). */
+function textSize (blocks: readonly SlackBlock[]): number {
+  let n = 0
+  for (const b of blocks) {
+    if (b.type === 'header') n += b.text.text.length
+    else if (b.type === 'section') {
+      n += b.text?.text.length ?? 0
+      for (const f of b.fields ?? []) n += f.text.length
+    } else if (b.type === 'context') for (const el of b.elements) n += el.text.length
+  }
+  return n
+}
+
+/** Several alerts → one or more messages: a headline header and one attachment per alert. */
+export function renderDigest (events: readonly AlertEvent[], extra: Pick<SlackMessage, 'username' | 'icon_emoji'> = {}): SlackMessage[] {
+  const sorted = bySeverity(events)
+  const firing = sorted.filter((e) => e.status !== 'resolved')
+  const resolved = sorted.length - firing.length
+  const headline = digestHeadline(sorted) + (resolved > 0 ? ` (${resolved} resolved)` : '')
+  const top: Look = firing[0]?.severity ?? 'resolved'
+
+  // Pack items: one header block per message, then items until 50 blocks or the text budget is reached.
+  const parts: SlackAttachment[][] = []
+  let current: SlackAttachment[] = []
+  let blocks = 1
+  let size = 0
+  for (const e of sorted) {
+    const item = digestItem(e)
+    const n = item.blocks.length
+    const s = textSize(item.blocks)
+    if (current.length > 0 && (blocks + n > SLACK_LIMITS.blocks || size + s > BUDGET.digestMessage)) {
+      parts.push(current)
+      current = []
+      blocks = 1
+      size = 0
+    }
+    current.push(item)
+    blocks += n
+    size += s
+  }
+  if (current.length > 0) parts.push(current)
+
+  return parts.map((attachments, i) => {
+    const part = parts.length > 1 ? ` (${i + 1}/${parts.length})` : ''
+    const line = headline + part
+    return {
+      text: fitSlack(line, BUDGET.fallback),
+      blocks: [{ type: 'header', text: plain(fitSlack(`${SLACK_EMOJI[top]} ${line}`, SLACK_LIMITS.header)) }],
+      attachments,
+      ...extra
+    }
+  })
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Answers
+
+/** What Slack's error codes mean for the person reading the delivery error. */
+const HINTS: Record<string, string> = {
+  no_service: 'the webhook was removed or revoked: create a new one',
+  no_team: 'the workspace of this webhook is gone',
+  channel_not_found: 'the webhook\'s channel no longer exists',
+  channel_is_archived: 'the webhook\'s channel is archived',
+  action_prohibited: 'an admin restriction blocks this webhook',
+  invalid_token: 'the webhook URL is not valid: copy it again from the app\'s settings',
+  posting_to_general_channel_denied: 'only admins may post to this channel'
+}
+
+/** Slack answers in one short plain-text word; a 200 with anything but `ok` is no delivery. */
+export function outcomeFromSlack (res: { status: number, headers: Record<string, string | string[] | undefined>, body: string }, where: string): Outcome {
+  const code = res.body.trim()
+  if (res.status === 200 && code === 'ok') return { ok: true }
+  if (res.status >= 200 && res.status < 300) {
+    const detail = oneLine(code).slice(0, 200)
+    return { ok: false, retryable: false, status: res.status, error: `${where}: HTTP ${res.status} without "ok" (${detail === '' ? 'empty body' : detail}): not a Slack webhook?` }
+  }
+  const out = outcomeFromResponse(res, where)
+  if (out.ok) return out
+  const hint = HINTS[code]
+  return hint === undefined ? out : { ...out, error: `${out.error} (${hint})` }
+}
+
+// ---------------------------------------------------------------------------------------------------
+
+export function create (cfg: ResolvedChannel): Channel<SlackMessage> {
+  const url = String(cfg.config.url ?? cfg.config.webhookUrl)
+  const extra: Pick<SlackMessage, 'username' | 'icon_emoji'> = {}
+  if (typeof cfg.config.username === 'string') extra.username = cfg.config.username
+  if (typeof cfg.config.iconEmoji === 'string') extra.icon_emoji = cfg.config.iconEmoji
+  // The webhook's path is its credential; Slack (and proxies) may echo it in error pages.
+  const where = `${cfg.name} (${safeUrl(url)})`
+  const masked = (o: Outcome): Outcome => (o.ok ? o : { ...o, error: redact(o.error, cfg.secrets) })
+  return {
+    name: cfg.name,
+    type: 'slack',
+    render (events: readonly AlertEvent[]): SlackMessage[] {
+      if (events.length === 0) return []
+      if (events.length === 1) return [renderOne(events[0] as AlertEvent, extra)]
+      return renderDigest(events, extra)
+    },
+    async send (message: SlackMessage, { signal }): Promise<Outcome> {
+      const headers = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'pino-alerts' }
+      try {
+        const res = await httpRequest(url, { method: 'POST', headers, body: JSON.stringify(message), signal })
+        return masked(outcomeFromSlack(res, where))
+      } catch (err) {
+        return masked(outcomeFromError(err, where, signal))
+      }
+    }
+  }
+}

@@ -1,0 +1,29 @@
+/** Length limits of the services, applied without breaking surrogate pairs or escapes. */
+
+export const ELLIPSIS = '…'
+
+/**
+ * Cuts `s` to at most `max` UTF-16 code units, ending with `marker` when it was cut. Never splits a
+ * surrogate pair.
+ */
+export function truncate (s: string, max: number, marker = ELLIPSIS): string {
+  if (s.length <= max) return s
+  if (max <= marker.length) return marker.slice(0, max)
+  let end = max - marker.length
+  const c = s.charCodeAt(end - 1)
+  if (c >= 0xd800 && c <= 0xdbff) end--
+  return s.slice(0, end) + marker
+}
+
+/** Like `truncate` but counts Unicode code points (Discord and Telegram count characters, not units). */
+export function truncateChars (s: string, max: number, marker = ELLIPSIS): string {
+  const chars = Array.from(s)
+  if (chars.length <= max) return s
+  const keep = Math.max(0, max - Array.from(marker).length)
+  return chars.slice(0, keep).join('') + marker
+}
+
+/** UTF-8 byte length (Teams' 28 KB limit is on the request body). */
+export function byteLength (s: string): number {
+  return Buffer.byteLength(s, 'utf8')
+}
