@@ -56,6 +56,8 @@ export interface Alerter {
 export interface AlerterDeps {
   env?: NodeJS.ProcessEnv
   reporter?: Reporter
+  /** How often the one-line stderr summary may appear (only when something failed or was dropped). Default 60000. */
+  summaryIntervalMs?: number
 }
 
 /** Validates options synchronously (throws ConfigError); channel modules load in the background. */
@@ -69,6 +71,27 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   const deliverers = new Map<string, Deliverer>()
   const inflight = new Set<Promise<unknown>>()
   const counters = { alerts: 0, rejected: 0, delivered: 0, failed: 0 }
+
+  // Self-metrics on stderr: one line per interval, only when something failed or was dropped.
+  let lastSummary = new Map<string, { failed: number, dropped: number, delivered: number }>()
+  const summarize = (): void => {
+    const parts: string[] = []
+    const next = new Map<string, { failed: number, dropped: number, delivered: number }>()
+    for (const [name, d] of deliverers) {
+      const s = d.stats()
+      const prev = lastSummary.get(name) ?? { failed: 0, dropped: 0, delivered: 0 }
+      next.set(name, { failed: s.failed, dropped: s.dropped, delivered: s.delivered })
+      const failed = s.failed - prev.failed
+      const dropped = s.dropped - prev.dropped
+      if (failed > 0 || dropped > 0) {
+        parts.push(`${name}: ${s.delivered - prev.delivered} delivered, ${failed} failed, ${dropped} dropped, ${s.queued} queued, circuit ${s.circuit}`)
+      }
+    }
+    lastSummary = next
+    if (parts.length > 0) reporter.summary(`pino-alerts: summary: ${parts.join('; ')}`)
+  }
+  const summaryTimer = setInterval(summarize, deps.summaryIntervalMs ?? 60_000)
+  summaryTimer.unref()
   let closing: Promise<void> | undefined
 
   // Channels start independently: one that cannot start (say, an unwritable file path) is reported
@@ -90,7 +113,6 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   async function run (event: AlertEvent): Promise<DispatchResult> {
     await loaded
     const route = opts.routes[event.severity]
-    const events = [event]
     const standIns = new Map<string, { report: Promise<DeliveryReport>, stands: string[] }>()
 
     const failover = async (failed: DeliveryReport): Promise<DeliveryReport | undefined> => {
@@ -107,7 +129,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
           continue
         }
         if (!d.healthy) continue
-        const entry = { report: d.deliver(events), stands: [failed.channel] }
+        const entry = { report: d.deliver(event), stands: [failed.channel] }
         standIns.set(name, entry)
         const r = await entry.report
         r.standInFor = entry.stands.join(',')
@@ -119,7 +141,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     const standInReports: DeliveryReport[] = []
     const routed = await Promise.all(route.map(async (name) => {
       const d = deliverers.get(name)
-      const r: DeliveryReport = d !== undefined ? await d.deliver(events) : { channel: name, ok: false, attempts: 0, error: `${name}: channel could not start` }
+      const r: DeliveryReport = d !== undefined ? await d.deliver(event) : { channel: name, ok: false, attempts: 0, error: `${name}: channel could not start` }
       if (!r.ok) await failover(r)
       return r
     }))
@@ -190,6 +212,8 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
           await d.channel.close?.().catch(() => {})
         }))
         await releaseHttpAgent(stop.signal.aborted)
+        clearInterval(summaryTimer)
+        summarize()
         reporter.flush()
       })()
       return closing

@@ -45,8 +45,16 @@ const common = {
   /** One attempt's timeout in ms. Default 10000. */
   timeoutMs: positiveInt.optional(),
   retry: retrySchema.optional(),
-  /** Events waiting for this channel before new non-critical ones are dropped (counted). Default 10000. */
-  maxQueue: positiveInt.optional()
+  /** Alerts waiting for this channel; beyond it the oldest info, then warn alerts are dropped (counted). Default 10000. */
+  maxQueue: positiveInt.optional(),
+  /** All attempts of one delivery, queue wait included, in ms; then it fails and failover applies. Default 60000. */
+  deliveryTimeoutMs: positiveInt.optional(),
+  /** Token bucket; `false` = unlimited. Defaults per type: slack 1/s, telegram 1/s, discord 5 per 2 s, teams 4/s, pagerduty 2/s; others unlimited. */
+  rateLimit: z.union([z.literal(false), z.strictObject({
+    perSecond: z.number().positive(),
+    /** Default: perSecond rounded up (at least 1). */
+    burst: z.number().int().positive().optional()
+  })]).optional()
 }
 
 /** One schema entry per channel type. */
@@ -166,6 +174,7 @@ export type AlertsOptions = z.input<typeof optionsSchema>
 // Resolved form
 
 export interface RetryPolicy { maxAttempts: number, initialMs: number, maxMs: number }
+export interface RateLimitPolicy { perSecond: number, burst: number }
 
 export interface ResolvedChannel {
   name: string
@@ -174,7 +183,10 @@ export interface ResolvedChannel {
   timeoutMs: number
   retry: RetryPolicy
   maxQueue: number
-  /** Attempts in flight at once for this channel (file and console write in order). */
+  deliveryTimeoutMs: number
+  /** Undefined: unlimited. */
+  rateLimit: RateLimitPolicy | undefined
+  /** Attempts in flight at once for this channel (file and console write in order; a rate-limited channel sends one batch at a time). */
   concurrency: number
   /** The type-specific keys, validated (`path`, `url`, `secret`, …). */
   config: Record<string, unknown>
@@ -203,6 +215,14 @@ export const DEFAULT_ROUTES: Readonly<Record<Severity, readonly string[]>> = {
 }
 
 const DEFAULT_CONCURRENCY: Partial<Record<ChannelType, number>> = { console: 1, file: 1 }
+/** What each service tolerates (SPEC §8); what waits behind the limit goes out as a digest. */
+export const DEFAULT_RATE_LIMITS: Partial<Record<string, RateLimitPolicy>> = {
+  slack: { perSecond: 1, burst: 1 },
+  telegram: { perSecond: 1, burst: 1 },
+  discord: { perSecond: 2.5, burst: 5 },
+  teams: { perSecond: 4, burst: 4 },
+  pagerduty: { perSecond: 2, burst: 2 }
+}
 const SECRET_KEYS = new Set(['secret', 'password', 'botToken', 'authToken', 'routingKey', 'webhookUrl', 'token'])
 /** URL options whose path and query may carry a credential (Slack, Discord, Teams webhooks put it there). */
 const URL_KEYS = new Set(['url', 'webhookUrl', 'apiUrl'])
@@ -341,7 +361,11 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
       issues.push(...formatIssues(r.error.issues, cfg, ['channels', name]))
       continue
     }
-    const c = r.data as Record<string, unknown> & { enabled?: boolean, timeoutMs?: number, retry?: Partial<RetryPolicy>, maxQueue?: number }
+    const c = r.data as Record<string, unknown> & {
+      enabled?: boolean, timeoutMs?: number, retry?: Partial<RetryPolicy>, maxQueue?: number, deliveryTimeoutMs?: number
+      rateLimit?: false | { perSecond: number, burst?: number }
+    }
+    const rl = c.rateLimit === undefined ? DEFAULT_RATE_LIMITS[type] : c.rateLimit === false ? undefined : { perSecond: c.rateLimit.perSecond, burst: c.rateLimit.burst ?? Math.max(1, Math.ceil(c.rateLimit.perSecond)) }
     const config: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(c)) {
       if (k in common) continue
@@ -355,6 +379,8 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
       timeoutMs: c.timeoutMs ?? 10000,
       retry: { maxAttempts: c.retry?.maxAttempts ?? 5, initialMs: c.retry?.initialMs ?? 500, maxMs: c.retry?.maxMs ?? 30000 },
       maxQueue: c.maxQueue ?? 10000,
+      deliveryTimeoutMs: c.deliveryTimeoutMs ?? 60000,
+      rateLimit: rl,
       concurrency: DEFAULT_CONCURRENCY[type as ChannelType] ?? 8,
       config,
       secrets

@@ -56,6 +56,11 @@ export class Reporter {
     this.write(text.endsWith('\n') ? text : text + '\n')
   }
 
+  /** The periodic self-metrics line: its own cadence (the alerter's interval), never suppressed. */
+  summary (text: string): void {
+    this.write(text.endsWith('\n') ? text : text + '\n')
+  }
+
   /** Prints what is pending; called at close. */
   flush (): void {
     if (this.badTimer !== undefined) { clearTimeout(this.badTimer); this.badTimer = undefined }

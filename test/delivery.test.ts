@@ -300,7 +300,7 @@ describe('the wrapper around any channel (Deliverer with a stub channel)', () =>
 
   it('masks the channel\'s secrets in errors a channel lets slip', async () => {
     const ch = stub([{ ok: false, retryable: false, error: `stub: rejected with key ${SECRET}` }])
-    const r = await new Deliverer(ch, cfgOf(), new AbortController().signal).deliver([event])
+    const r = await new Deliverer(ch, cfgOf(), new AbortController().signal).deliver(event)
     expect(r).toMatchObject({ ok: false, attempts: 1 })
     expect(r.error).not.toContain(SECRET)
     expect(r.error).toContain('***')
@@ -310,7 +310,7 @@ describe('the wrapper around any channel (Deliverer with a stub channel)', () =>
   it('a channel that ignores its signal still cannot hold an attempt past timeoutMs', async () => {
     const ch = stub(['hang'])
     const t0 = performance.now()
-    const r = await new Deliverer(ch, cfgOf({ timeoutMs: 100, retry: { maxAttempts: 2, initialMs: 10, maxMs: 10 } }), new AbortController().signal).deliver([event])
+    const r = await new Deliverer(ch, cfgOf({ timeoutMs: 100, retry: { maxAttempts: 2, initialMs: 10, maxMs: 10 } }), new AbortController().signal).deliver(event)
     const elapsed = performance.now() - t0
     expect(r).toMatchObject({ ok: false, attempts: 2 })
     expect(r.error).toMatch(/timed out after 100 ms/)
@@ -322,7 +322,7 @@ describe('the wrapper around any channel (Deliverer with a stub channel)', () =>
   it('a channel whose render throws: not sent, attempts 0, error masked', async () => {
     const ch = stub([{ ok: true }])
     ch.render = () => { throw new Error(`cannot render with ${SECRET}`) }
-    const r = await new Deliverer(ch, cfgOf(), new AbortController().signal).deliver([event])
+    const r = await new Deliverer(ch, cfgOf(), new AbortController().signal).deliver(event)
     expect(r).toMatchObject({ ok: false, attempts: 0 })
     expect(r.error).toMatch(/could not render/)
     expect(r.error).not.toContain(SECRET)
@@ -331,7 +331,7 @@ describe('the wrapper around any channel (Deliverer with a stub channel)', () =>
 
   it('every message of a render is sent, and attempts count them all', async () => {
     const ch = stub([{ ok: false, retryable: true, error: 'stub: busy' }, { ok: true }], 3)
-    const r = await new Deliverer(ch, cfgOf({ retry: { maxAttempts: 3, initialMs: 1, maxMs: 1 } }), new AbortController().signal).deliver([event])
+    const r = await new Deliverer(ch, cfgOf({ retry: { maxAttempts: 3, initialMs: 1, maxMs: 1 } }), new AbortController().signal).deliver(event)
     expect(r).toEqual({ channel: 'stub', ok: true, attempts: 4 })
     expect(ch.calls).toBe(4)
   })
@@ -341,10 +341,10 @@ describe('the wrapper around any channel (Deliverer with a stub channel)', () =>
     const d = new Deliverer(ch, cfgOf(), new AbortController().signal)
     for (let i = 0; i < 5; i++) {
       expect(d.healthy).toBe(true)
-      expect(await d.deliver([event])).toMatchObject({ ok: false, attempts: 1 })
+      expect(await d.deliver(event)).toMatchObject({ ok: false, attempts: 1 })
     }
     expect(d.healthy).toBe(false)
-    const r = await d.deliver([event])
+    const r = await d.deliver(event)
     expect(r).toMatchObject({ ok: false, attempts: 0 })
     expect(r.error).toMatch(/circuit open/)
     expect(ch.calls).toBe(5)
@@ -357,7 +357,7 @@ describe('the wrapper around any channel (Deliverer with a stub channel)', () =>
     const d = new Deliverer(ch, cfgOf(), stop.signal)
     setTimeout(() => stop.abort(new Error('shutdown deadline reached')), 50).unref()
     const t0 = performance.now()
-    const r = await d.deliver([event])
+    const r = await d.deliver(event)
     expect(performance.now() - t0).toBeLessThan(1000)
     expect(r).toMatchObject({ ok: false, attempts: 1 })
     expect(r.error).toMatch(/shutdown deadline/)

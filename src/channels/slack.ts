@@ -72,7 +72,12 @@ const BUDGET = {
   digestBody: 500,
   /** Characters of text in one digest message, all blocks together. */
   digestMessage: 12_000,
-  context: 300
+  context: 300,
+  /** Digests of more alerts than this (two detailed messages) are compact: one line per alert, many per section. */
+  detailedDigest: 48,
+  /** One line of a compact digest, and the text of one compact message. */
+  compactLine: 400,
+  compactMessage: 36_000
 } as const
 
 export const SLACK_COLORS = { critical: '#E01E5A', warn: '#ECB22E', info: '#36C5F0', resolved: '#2EB67D' } as const
@@ -233,6 +238,7 @@ export function renderDigest (events: readonly AlertEvent[], extra: Pick<SlackMe
   const resolved = sorted.length - firing.length
   const headline = digestHeadline(sorted) + (resolved > 0 ? ` (${resolved} resolved)` : '')
   const top: Look = firing[0]?.severity ?? 'resolved'
+  if (sorted.length > BUDGET.detailedDigest) return renderCompactDigest(sorted, headline, top, extra)
 
   // Pack items: one header block per message, then items until 50 blocks or the text budget is reached.
   const parts: SlackAttachment[][] = []
@@ -267,6 +273,54 @@ export function renderDigest (events: readonly AlertEvent[], extra: Pick<SlackMe
   })
 }
 
+/**
+ * A large digest (a burst held back by the rate limit): one line per alert, packed into section texts
+ * of up to 3000 characters, up to 49 sections per message, so that hundreds of alerts take a handful
+ * of messages (each message costs a rate-limit token). The colour bar is the most severe alert's.
+ */
+function renderCompactDigest (sorted: readonly AlertEvent[], headline: string, top: Look, extra: Pick<SlackMessage, 'username' | 'icon_emoji'>): SlackMessage[] {
+  const lines = sorted.map((e) => {
+    const look = lookOf(e)
+    const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
+    const head = `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 80)}: ${fitSlack(titleOf(e), 200)}*`
+    const body = oneLine(clean(e.body))
+    return body === '' ? head : `${head} — ${fitSlack(body, Math.max(20, BUDGET.compactLine - head.length - 3))}`
+  })
+  const messages: string[][][] = [] // message → section → lines
+  let sections: string[][] = []
+  let section: string[] = []
+  let sectionLen = 0
+  let messageLen = 0
+  const closeSection = (): void => {
+    if (section.length > 0) sections.push(section)
+    section = []
+    sectionLen = 0
+  }
+  for (const line of lines) {
+    if (sectionLen + line.length + 1 > SLACK_LIMITS.sectionText) closeSection()
+    if (sections.length >= SLACK_LIMITS.blocks - 1 - (section.length > 0 ? 1 : 0) || messageLen + line.length > BUDGET.compactMessage) {
+      closeSection()
+      messages.push(sections)
+      sections = []
+      messageLen = 0
+    }
+    section.push(line)
+    sectionLen += line.length + 1
+    messageLen += line.length + 1
+  }
+  closeSection()
+  if (sections.length > 0) messages.push(sections)
+  return messages.map((secs, i) => {
+    const line = headline + (messages.length > 1 ? ` (${i + 1}/${messages.length})` : '')
+    return {
+      text: fitSlack(line, BUDGET.fallback),
+      blocks: [{ type: 'header', text: plain(fitSlack(`${SLACK_EMOJI[top]} ${line}`, SLACK_LIMITS.header)) }],
+      attachments: [{ color: SLACK_COLORS[top], fallback: fitSlack(line, BUDGET.fallback), blocks: secs.map((l) => ({ type: 'section', text: mrkdwn(l.join('\n')) })) }],
+      ...extra
+    }
+  })
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Answers
 
@@ -282,14 +336,14 @@ const HINTS: Record<string, string> = {
 }
 
 /** Slack answers in one short plain-text word; a 200 with anything but `ok` is no delivery. */
-export function outcomeFromSlack (res: { status: number, headers: Record<string, string | string[] | undefined>, body: string }, where: string): Outcome {
+export function outcomeFromSlack (res: { status: number, headers: Record<string, string | string[] | undefined>, body: string }, where: string, secrets: readonly string[] = []): Outcome {
   const code = res.body.trim()
   if (res.status === 200 && code === 'ok') return { ok: true }
   if (res.status >= 200 && res.status < 300) {
     const detail = oneLine(code).slice(0, 200)
     return { ok: false, retryable: false, status: res.status, error: `${where}: HTTP ${res.status} without "ok" (${detail === '' ? 'empty body' : detail}): not a Slack webhook?` }
   }
-  const out = outcomeFromResponse(res, where)
+  const out = outcomeFromResponse(res, where, secrets)
   if (out.ok) return out
   const hint = HINTS[code]
   return hint === undefined ? out : { ...out, error: `${out.error} (${hint})` }
@@ -317,7 +371,7 @@ export function create (cfg: ResolvedChannel): Channel<SlackMessage> {
       const headers = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'pino-alerts' }
       try {
         const res = await httpRequest(url, { method: 'POST', headers, body: JSON.stringify(message), signal })
-        return masked(outcomeFromSlack(res, where))
+        return masked(outcomeFromSlack(res, where, cfg.secrets))
       } catch (err) {
         return masked(outcomeFromError(err, where, signal))
       }

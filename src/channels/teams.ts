@@ -89,8 +89,11 @@ export function teamsParagraphs (s: string, max: number): string {
 // Cards
 
 interface Caps { title: number, source: number, body: number, facts: number, factKey: number, factValue: number }
-/** Starting limits (UTF-16 units) for one alert on its own card, and for each alert of a digest. */
-const SINGLE: Caps = { title: 500, source: 200, body: 20_000, facts: 40, factKey: 100, factValue: 1000 }
+/**
+ * Starting limits (UTF-16 units) for one alert on its own card, and for each alert of a digest. A lone
+ * alert's body is then limited by bytes only: whatever room the card leaves.
+ */
+const SINGLE: Caps = { title: 500, source: 200, body: 30_000, facts: 40, factKey: 100, factValue: 1000 }
 const DIGEST: Caps = { title: 300, source: 100, body: 500, facts: 8, factKey: 60, factValue: 200 }
 const ID_MAX = 100
 
@@ -266,7 +269,7 @@ export function create (cfg: ResolvedChannel): Channel<TeamsMessage> {
         return masked(outcomeFromError(err, where, signal))
       }
       // 200/202 delivered; 408, 429, 5xx retryable (Retry-After); 400, 401, 403, 404, 413 permanent.
-      return masked(outcomeFromResponse({ ...res, body: errorDetail(res.body) }, where))
+      return masked(outcomeFromResponse({ ...res, body: errorDetail(res.body) }, where, cfg.secrets))
     }
   }
 }

@@ -48,7 +48,7 @@ export function create (cfg: ResolvedChannel): Channel<WebhookMessage> {
       }
       try {
         const res = await httpRequest(url, { method: 'POST', headers, body: message.body, signal })
-        return masked(outcomeFromResponse(res, where))
+        return masked(outcomeFromResponse(res, where, cfg.secrets))
       } catch (err) {
         return masked(outcomeFromError(err, where, signal))
       }

@@ -9,7 +9,7 @@ export class Circuit {
   private failures = 0
   private openedAt = 0
   private probing = false
-  constructor (private readonly threshold = 5, private readonly openMs = 30_000, private readonly now = Date.now) {}
+  constructor (readonly threshold = 5, private readonly openMs = 30_000, private readonly now = Date.now) {}
 
   get state (): CircuitState {
     if (this.failures < this.threshold) return 'closed'
@@ -23,6 +23,11 @@ export class Circuit {
     if (s === 'open' || this.probing) return false
     this.probing = true
     return true
+  }
+
+  /** A probe slot taken but not used. */
+  release (): void {
+    this.probing = false
   }
 
   success (): void {

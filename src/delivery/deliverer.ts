@@ -1,7 +1,12 @@
 /**
- * The wrapper every channel sits behind: bounded queue → circuit → attempt timeout → retry with
- * backoff and jitter (at least the service's Retry-After; never for permanent errors). Channels only
- * render and send once; this is the one place that waits, counts and masks secrets.
+ * The wrapper every channel sits behind:
+ *
+ *   bounded queue → rate limit (what waits is coalesced into a digest) → circuit → attempt timeout
+ *   → retry with backoff and jitter (at least the service's Retry-After; never for permanent errors)
+ *
+ * bounded in total by `deliveryTimeoutMs`. Channels only render and send once; this is the one place
+ * that waits, paces, counts and masks secrets. Each event gets its own report, also when it travelled
+ * in a digest with others.
  */
 import type { Channel, Outcome } from '../channels/channel.js'
 import type { AlertEvent } from '../event.js'
@@ -9,6 +14,7 @@ import type { ResolvedChannel } from '../options.js'
 import { redact } from '../redact.js'
 import { Circuit } from './circuit.js'
 import { outcomeFromError } from './http.js'
+import { TokenBucket } from './rate-limit.js'
 import { backoffMs, sleep } from './retry.js'
 
 export interface DeliveryReport {
@@ -18,131 +24,272 @@ export interface DeliveryReport {
   error?: string
   /** Set when this channel stood in for one (or more, comma-separated) routed channels that failed. */
   standInFor?: string
+  /** How many alerts travelled together in the digest that carried this one (absent: alone). */
+  digestOf?: number
 }
 
 export interface ChannelStats {
   type: string
-  /** Deliveries asked of this channel (one per alert or digest). */
+  /** Alerts routed to this channel (stand-ins included). */
   received: number
+  /** Alerts delivered. */
   delivered: number
+  /** Alerts whose delivery failed for good (after retries, timeouts, circuit open, dropped excluded). */
   failed: number
-  /** Attempts after the first. */
-  retried: number
-  /** Not accepted because the queue was full. */
+  /** Alerts dropped because the queue was full (oldest info first, then warn; never critical). */
   dropped: number
-  /** Events waiting or in flight. */
+  /** Alerts not sent on purpose (dedupe, silences: later steps). */
+  suppressed: number
+  /** Requests made to the service (every attempt of every message). */
+  attempts: number
+  /** Attempts after the first, per message. */
+  retried: number
+  /** Messages the service accepted. */
+  messages: number
+  /** Deliveries that carried more than one alert. */
+  digests: number
+  /** Alerts waiting in the queue. */
   queued: number
+  /** Batches being delivered now. */
+  inFlight: number
   circuit: string
 }
 
-class Semaphore {
-  private active = 0
-  private readonly waiters: Array<() => void> = []
-  constructor (private readonly max: number) {}
-  async acquire (): Promise<void> {
-    if (this.active < this.max) { this.active++; return }
-    await new Promise<void>((resolve) => this.waiters.push(resolve))
-  }
-
-  release (): void {
-    const next = this.waiters.shift()
-    if (next !== undefined) next()
-    else this.active--
-  }
+interface Item {
+  event: AlertEvent
+  deadline: number
+  resolve: (r: DeliveryReport) => void
+  /** Settled early (expired while queued). */
+  done?: boolean
 }
 
 export class Deliverer {
   readonly circuit = new Circuit()
-  private readonly slots: Semaphore
-  private queued = 0
-  private readonly counters = { received: 0, delivered: 0, failed: 0, retried: 0, dropped: 0 }
+  private readonly bucket: TokenBucket | undefined
+  private readonly queue: Item[] = []
+  private runners = 0
+  private inFlight = 0
+  private sweeper: NodeJS.Timeout | undefined
+  private readonly counters = { received: 0, delivered: 0, failed: 0, dropped: 0, suppressed: 0, attempts: 0, retried: 0, messages: 0, digests: 0 }
 
-  /** `stop` aborts attempts and backoff sleeps when the shutdown deadline has passed. */
+  /** `stop` aborts attempts and waits when the shutdown deadline has passed. */
   constructor (readonly channel: Channel, readonly cfg: ResolvedChannel, private readonly stop: AbortSignal) {
-    this.slots = new Semaphore(cfg.concurrency)
+    this.bucket = cfg.rateLimit === undefined ? undefined : new TokenBucket(cfg.rateLimit)
   }
 
   get name (): string { return this.cfg.name }
+  /** False while the circuit is open: failover skips it. */
   get healthy (): boolean { return this.circuit.state !== 'open' }
+  /** Alerts waiting (not in flight). */
+  get queued (): number { return this.queue.length }
 
   stats (): ChannelStats {
-    return { type: this.cfg.type, ...this.counters, queued: this.queued, circuit: this.circuit.state }
+    return { type: this.cfg.type, ...this.counters, queued: this.queue.length, inFlight: this.inFlight, circuit: this.circuit.state }
   }
 
-  /** Delivers one event or a digest; never throws. */
-  async deliver (events: readonly AlertEvent[]): Promise<DeliveryReport> {
-    const name = this.cfg.name
+  /** Delivers one alert, perhaps in a digest with others waiting for the same channel; never throws. */
+  deliver (event: AlertEvent): Promise<DeliveryReport> {
     this.counters.received++
-    if (this.queued + events.length > this.cfg.maxQueue && !events.some((e) => e.severity === 'critical')) {
-      this.counters.dropped++
-      return { channel: name, ok: false, attempts: 0, error: `${name}: queue full (maxQueue ${this.cfg.maxQueue}), dropped` }
-    }
-    if (!this.circuit.allow()) {
+    if (this.circuit.state === 'open') {
+      // Straight to failover instead of waiting out retries against a service known to be down.
       this.counters.failed++
-      return { channel: name, ok: false, attempts: 0, error: `${name}: circuit open after repeated failures` }
+      return Promise.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row` })
     }
-    this.queued += events.length
-    try {
-      const report = await this.run(events)
-      if (report.ok) { this.counters.delivered++; this.circuit.success() } else { this.counters.failed++; this.circuit.failure() }
-      return report
-    } finally {
-      this.queued -= events.length
+    return new Promise<DeliveryReport>((resolve) => {
+      this.admit({ event, deadline: Date.now() + this.cfg.deliveryTimeoutMs, resolve })
+      this.pump()
+    })
+  }
+
+  /** Bounded queue: beyond maxQueue the oldest info alert goes first, then the oldest warn; critical never. */
+  private admit (item: Item): void {
+    const q = this.queue
+    if (q.length >= this.cfg.maxQueue) {
+      for (const sev of ['info', 'warn'] as const) {
+        const i = q.findIndex((x) => x.event.severity === sev)
+        if (i !== -1) {
+          this.drop(q.splice(i, 1)[0] as Item)
+          q.push(item)
+          return
+        }
+        if (item.event.severity === sev) {
+          this.drop(item)
+          return
+        }
+      }
+    }
+    q.push(item)
+  }
+
+  private drop (item: Item): void {
+    this.counters.dropped++
+    item.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: dropped, queue full (maxQueue ${this.cfg.maxQueue})` })
+  }
+
+  /** Starts runners up to the channel's concurrency; a rate-limited channel has one. */
+  private pump (): void {
+    const max = this.bucket === undefined ? this.cfg.concurrency : 1
+    while (this.runners < max && this.queue.length > 0) {
+      this.runners++
+      void this.runner().finally(() => { this.runners--; if (this.queue.length > 0) this.pump() })
+    }
+    this.sweepLater()
+  }
+
+  private async runner (): Promise<void> {
+    while (this.queue.length > 0) {
+      if (this.stop.aborted) { this.failAll(`${this.name}: shutdown deadline reached`); return }
+      if (this.circuit.state === 'open') { this.failAll(`${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row`); return }
+      // Wait for a token before taking what is queued: everything that arrived meanwhile travels together.
+      if (this.bucket !== undefined && !(await this.bucket.ready(this.stop))) continue
+      if (!this.circuit.allow()) {
+        // Half-open and a probe is out: wait for its verdict.
+        await sleep(50, this.stop)
+        continue
+      }
+      const batch = this.bucket !== undefined ? this.queue.splice(0) : this.queue.splice(0, 1)
+      this.expire(batch)
+      const live = batch.filter((x) => !x.done)
+      if (live.length === 0) { this.circuit.release(); continue }
+      this.inFlight++
+      try {
+        await this.send(live)
+      } finally {
+        this.inFlight--
+      }
     }
   }
 
-  private async run (events: readonly AlertEvent[]): Promise<DeliveryReport> {
-    const name = this.cfg.name
+  private async send (items: Item[]): Promise<void> {
+    const events = items.map((x) => x.event)
+    const deadline = Math.min(...items.map((x) => x.deadline))
+    const r = await this.run(events, deadline)
+    if (r.ok) {
+      this.circuit.success()
+      this.counters.delivered += items.length
+      if (items.length > 1) this.counters.digests++
+    } else {
+      this.circuit.failure()
+      this.counters.failed += items.length
+    }
+    for (const x of items) x.resolve(items.length > 1 ? { ...r, digestOf: items.length } : r)
+    if (!r.ok && this.circuit.state === 'open') this.failAll(`${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row`)
+  }
+
+  private failAll (error: string): void {
+    for (const x of this.queue.splice(0)) {
+      this.counters.failed++
+      x.resolve({ channel: this.name, ok: false, attempts: 0, error })
+    }
+  }
+
+  /** Alerts that waited past deliveryTimeoutMs fail (and go to failover) instead of waiting on. */
+  private expire (items: Item[]): void {
+    const now = Date.now()
+    for (const x of items) {
+      if (x.deadline <= now) {
+        x.done = true
+        this.counters.failed++
+        x.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` })
+      }
+    }
+  }
+
+  private sweepLater (): void {
+    if (this.sweeper !== undefined || this.queue.length === 0) return
+    this.sweeper = setTimeout(() => {
+      this.sweeper = undefined
+      const now = Date.now()
+      for (let i = this.queue.length - 1; i >= 0; i--) {
+        const x = this.queue[i] as Item
+        if (x.deadline <= now) {
+          this.queue.splice(i, 1)
+          this.counters.failed++
+          x.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` })
+        }
+      }
+      this.sweepLater()
+    }, 1000)
+    this.sweeper.unref()
+  }
+
+  private async run (events: readonly AlertEvent[], deadline: number): Promise<DeliveryReport> {
+    const name = this.name
     let messages: unknown[]
     try {
       messages = this.channel.render(events)
     } catch (err) {
       return { channel: name, ok: false, attempts: 0, error: this.mask(`${name}: could not render: ${(err as Error).message}`) }
     }
+    const { signal: budget, dispose } = deadlineSignal(this.stop, deadline - Date.now(), `not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)`)
     let attempts = 0
-    for (const message of messages) {
-      let tries = 0
-      for (;;) {
-        tries++
-        attempts++
-        if (tries > 1) this.counters.retried++
-        const outcome = await this.attempt(message)
-        if (outcome.ok) break
-        const error = this.mask(outcome.error)
-        if (!outcome.retryable) return { channel: name, ok: false, attempts, error: `${error} (permanent, not retried)` }
-        if (tries >= this.cfg.retry.maxAttempts) return { channel: name, ok: false, attempts, error: `${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})` }
-        if (this.stop.aborted) return { channel: name, ok: false, attempts, error: `${error} (shutdown deadline reached)` }
-        const wait = backoffMs(tries, this.cfg.retry, outcome.retryAfterMs)
-        if (!(await sleep(wait, this.stop))) return { channel: name, ok: false, attempts, error: `${error} (shutdown deadline reached before the next attempt)` }
+    try {
+      for (const message of messages) {
+        let tries = 0
+        for (;;) {
+          if (this.bucket !== undefined && !(await this.bucket.take(budget))) return this.ended(attempts, budget)
+          tries++
+          attempts++
+          this.counters.attempts++
+          if (tries > 1) this.counters.retried++
+          const outcome = await this.attempt(message, budget)
+          if (outcome.ok) { this.counters.messages++; break }
+          if (outcome.retryAfterMs !== undefined) this.bucket?.pause(outcome.retryAfterMs)
+          const error = this.mask(outcome.error)
+          if (!outcome.retryable) return { channel: name, ok: false, attempts, error: `${error} (permanent, not retried)` }
+          if (tries >= this.cfg.retry.maxAttempts) return { channel: name, ok: false, attempts, error: `${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})` }
+          if (budget.aborted) return { ...this.ended(attempts, budget), error: `${error} (${reason(budget)})` }
+          const wait = backoffMs(tries, this.cfg.retry, outcome.retryAfterMs)
+          if (!(await sleep(wait, budget))) return { ...this.ended(attempts, budget), error: `${error} (${reason(budget)} before the next attempt)` }
+        }
       }
+    } finally {
+      dispose()
     }
     return { channel: name, ok: true, attempts }
   }
 
-  private async attempt (message: unknown): Promise<Outcome> {
-    await this.slots.acquire()
+  private ended (attempts: number, budget: AbortSignal): DeliveryReport {
+    return { channel: this.name, ok: false, attempts, error: `${this.name}: ${reason(budget)}` }
+  }
+
+  private async attempt (message: unknown, budget: AbortSignal): Promise<Outcome> {
     const ms = this.cfg.timeoutMs
-    const timeout = new AbortController()
-    const timer = setTimeout(() => timeout.abort(new Error(`attempt timed out after ${ms} ms`)), ms)
-    timer.unref()
-    const signal = AbortSignal.any([timeout.signal, this.stop])
-    const what = this.cfg.name
+    const { signal, dispose } = deadlineSignal(budget, ms, `attempt timed out after ${ms} ms`)
+    const what = this.name
     try {
-      const out = await Promise.race([
+      return await Promise.race([
         this.channel.send(message, { signal }),
         // A channel that ignores its signal still cannot hold the delivery past the timeout.
         new Promise<Outcome>((resolve) => signal.addEventListener('abort', () => resolve(outcomeFromError(undefined, what, signal)), { once: true }))
       ])
-      return out
     } catch (err) {
       return outcomeFromError(err, what, signal)
     } finally {
-      clearTimeout(timer)
-      this.slots.release()
+      dispose()
     }
   }
 
   private mask (text: string): string {
     return redact(text, this.cfg.secrets)
   }
+}
+
+/**
+ * A child of `parent` that also aborts after `ms`. `dispose()` clears the timer and the listener on
+ * the long-lived parent, so neither keeps a process alive nor piles up (AbortSignal.timeout cannot be
+ * cancelled; AbortSignal.any leaves its listeners to the garbage collector).
+ */
+function deadlineSignal (parent: AbortSignal, ms: number, message: string): { signal: AbortSignal, dispose: () => void } {
+  const c = new AbortController()
+  const t = setTimeout(() => c.abort(new Error(message)), Math.max(0, ms))
+  const onParent = (): void => c.abort(parent.reason)
+  if (parent.aborted) c.abort(parent.reason)
+  else parent.addEventListener('abort', onParent, { once: true })
+  return { signal: c.signal, dispose: () => { clearTimeout(t); parent.removeEventListener('abort', onParent) } }
+}
+
+function reason (signal: AbortSignal): string {
+  const r = signal.reason as { message?: string } | undefined
+  return r?.message ?? 'aborted'
 }

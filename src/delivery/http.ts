@@ -5,6 +5,7 @@
  */
 import { Agent, request } from 'undici'
 import type { Outcome } from '../channels/channel.js'
+import { redact } from '../redact.js'
 
 let agent: Agent | undefined
 
@@ -73,10 +74,14 @@ export function parseRetryAfter (value: string | string[] | undefined, now = Dat
   return Math.max(0, date - now)
 }
 
-export function outcomeFromResponse (res: HttpResponse, what: string): Outcome {
+/**
+ * `secrets` are masked in the service's answer before it is shortened: a secret echoed across the cut
+ * would otherwise survive in part, where whole-string masking no longer finds it.
+ */
+export function outcomeFromResponse (res: HttpResponse, what: string, secrets: readonly string[] = []): Outcome {
   const { status } = res
   if (status >= 200 && status < 300) return { ok: true }
-  const detail = res.body.trim().replace(/\s+/g, ' ').slice(0, 200)
+  const detail = redact(res.body.trim().replace(/\s+/g, ' '), secrets).slice(0, 200)
   const error = `${what}: HTTP ${status}${detail === '' ? '' : ` ${detail}`}`
   if (status === 408 || status === 429 || status >= 500) {
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'])

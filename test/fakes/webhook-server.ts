@@ -60,6 +60,8 @@ export interface WebhookServerOptions {
   defaultResponse?: Script
   /** Bodies larger than this are answered 413 (and not recorded beyond their headers). Default 1 MiB. */
   maxBodyBytes?: number
+  /** Listen on this port (a receiver coming back where it was); default 0, any free port. */
+  port?: number
 }
 
 export interface WebhookServer {
@@ -195,7 +197,7 @@ export async function startWebhookServer (opts: WebhookServerOptions = {}): Prom
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve() })
+    server.listen(opts.port ?? 0, '127.0.0.1', () => { server.off('error', reject); resolve() })
   })
   const port = (server.address() as AddressInfo).port
   const origin = `http://127.0.0.1:${port}`

@@ -1,0 +1,66 @@
+/**
+ * Token bucket per channel instance. `perSecond` tokens refill continuously up to `burst`. A service's
+ * own "slow down" (429 + Retry-After) pauses the bucket until then. The bucket runs 5% below the
+ * configured rate: a request that leaves on time can still arrive early at a service that counts
+ * strictly, and one 429 costs more than 5%.
+ */
+import { sleep } from './retry.js'
+
+export interface RateLimit { perSecond: number, burst: number }
+
+const MARGIN = 1.05
+
+export class TokenBucket {
+  private tokens: number
+  private last: number
+  private pausedUntil = 0
+  private readonly ratePerMs: number
+
+  constructor (readonly limit: RateLimit, private readonly now = Date.now) {
+    this.tokens = limit.burst
+    this.last = now()
+    this.ratePerMs = limit.perSecond / 1000 / MARGIN
+  }
+
+  private refill (): void {
+    const t = this.now()
+    this.tokens = Math.min(this.limit.burst, this.tokens + (t - this.last) * this.ratePerMs)
+    this.last = t
+  }
+
+  /** Milliseconds until a token is available (0: now). */
+  waitMs (): number {
+    this.refill()
+    const pause = Math.max(0, this.pausedUntil - this.now())
+    const forToken = this.tokens >= 1 ? 0 : Math.ceil((1 - this.tokens) / this.ratePerMs)
+    return Math.max(pause, forToken)
+  }
+
+  /** Waits for a token and takes it; false when `signal` aborted first. */
+  async take (signal?: AbortSignal): Promise<boolean> {
+    for (;;) {
+      const w = this.waitMs()
+      if (w === 0) {
+        this.tokens -= 1
+        return true
+      }
+      if (!(await sleep(w, signal))) return false
+    }
+  }
+
+  /** Waits until a token could be taken, without taking it. */
+  async ready (signal?: AbortSignal): Promise<boolean> {
+    for (;;) {
+      const w = this.waitMs()
+      if (w === 0) return true
+      if (!(await sleep(w, signal))) return false
+    }
+  }
+
+  /** The service asked for a pause (Retry-After): no token before then. */
+  pause (ms: number): void {
+    this.pausedUntil = Math.max(this.pausedUntil, this.now() + ms)
+    this.refill()
+    this.tokens = Math.min(this.tokens, 0)
+  }
+}
