@@ -77,17 +77,15 @@ function renderMarkdownV2 (blocks: readonly Block[]): string {
   return blocks.map((b) => {
     // "```json\n…```": the language, then one skipped newline; content escapes only ` and \.
     if (b.kind === 'pre') return '```' + b.lang + '\n' + escapeMarkdownV2Code(b.text) + '```'
+    // Styled spans are never adjacent to one another (`_a__b_` would read as underline): the
+    // documents below always put plain text between them.
     let out = ''
-    let prev: Style = 'plain'
     for (const s of b.spans) {
-      if (s.text === '') continue // `__` would open an underline, `**` is noise
-      // `_a__b_` is ambiguous (underline wins); Telegram's documented separator is an empty bold.
-      if (prev === 'italic' && s.style === 'italic') out += '**'
+      // an empty `__` would open an underline
       if (s.style === 'plain') out += escapeMarkdownV2(s.text)
       else if (s.style === 'bold') out += '*' + escapeMarkdownV2(s.text) + '*'
       else if (s.style === 'italic') out += '_' + escapeMarkdownV2(s.text) + '_'
       else out += '`' + escapeMarkdownV2Code(s.text) + '`'
-      prev = s.style
     }
     return out
   }).join('\n')

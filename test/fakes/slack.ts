@@ -185,3 +185,25 @@ export function validateSlackRequest (req: RecordedRequest): SlackProblem | unde
 export async function startSlackFake (opts: Omit<WebhookServerOptions, 'defaultResponse'> = {}): Promise<WebhookServer> {
   return await startWebhookServer({ ...opts, defaultResponse: slackAnswers.accept })
 }
+
+/**
+ * Slack's per-webhook rate limit ("1 message per second", short bursts tolerated): a request that comes
+ * less than `1000 / perSecond` ms after the last accepted one is answered 429 `rate_limited` with
+ * `Retry-After: 1`. Otherwise Slack's validation decides.
+ */
+export function slackRateLimited (perSecond = 1): { responder: (req: RecordedRequest) => ScriptedResponse, limited: () => number } {
+  let last = -Infinity
+  let limited = 0
+  return {
+    limited: () => limited,
+    responder: (req) => {
+      if (req.arrivedAt - last < 1000 / perSecond) {
+        limited++
+        return slackError(429, 'rate_limited', { 'retry-after': '1' })
+      }
+      const answer = slackAnswers.accept(req)
+      if (answer.status === 200) last = req.arrivedAt
+      return answer
+    }
+  }
+}
