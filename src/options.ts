@@ -125,9 +125,10 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   discord: z.strictObject({
     ...common,
     /** `https://discord.com/api/webhooks/<id>/<token>`; its path is a secret. */
-    webhookUrl: httpUrl,
+    webhookUrl: httpUrl.refine((u) => !/\/(slack|github)\/?$/.test(new URL(u).pathname), { message: 'expected the plain webhook URL (the /slack and /github endpoints take other payloads)' }),
     url: httpUrl.optional(),
-    username: z.string().min(1).max(80).optional(),
+    /** Discord refuses every message whose name contains "discord" or "clyde", or is "everyone"/"here". */
+    username: z.string().min(1).max(80).refine((n) => !/discord|clyde/i.test(n) && !/^(everyone|here)$/i.test(n), { message: 'expected a name without "discord" or "clyde" and not "everyone"/"here" (Discord rejects those)' }).optional(),
     avatarUrl: httpUrl.optional(),
     /** Add `?wait=true` (Discord answers 200 with the message instead of 204). Default false. */
     wait: z.boolean().optional()

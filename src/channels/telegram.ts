@@ -47,15 +47,19 @@ const CAP = {
   /** In a digest each alert is kept short, so that many fit in one message. */
   digestBody: 300,
   digestLabels: 200,
-  digestTitle: 300
+  digestTitle: 300,
+  /** Larger digests are compact: one line per alert. */
+  detailedDigest: 10,
+  compactTitle: 120,
+  compactBody: 100
 } as const
 
 // ---------------------------------------------------------------------------------------------------
 // The document: what the reader sees, independent of the markup
 
-type Style = 'plain' | 'bold' | 'italic' | 'code'
+type Style = 'plain' | 'bold' | 'italic'
 interface Span { text: string, style: Style }
-/** A `line` may contain newlines (a body); blocks are joined with one newline. */
+/** A `line` may contain newlines (a body); blocks are joined with one newline. `pre` is JSON metadata. */
 type Block = { kind: 'line', spans: Span[] } | { kind: 'pre', lang: string, text: string }
 
 const plain = (text: string): Span => ({ text, style: 'plain' })
@@ -81,11 +85,10 @@ function renderMarkdownV2 (blocks: readonly Block[]): string {
     // documents below always put plain text between them.
     let out = ''
     for (const s of b.spans) {
-      // an empty `__` would open an underline
+      if (s.text === '') continue // an empty `__` would open an underline
       if (s.style === 'plain') out += escapeMarkdownV2(s.text)
       else if (s.style === 'bold') out += '*' + escapeMarkdownV2(s.text) + '*'
-      else if (s.style === 'italic') out += '_' + escapeMarkdownV2(s.text) + '_'
-      else out += '`' + escapeMarkdownV2Code(s.text) + '`'
+      else out += '_' + escapeMarkdownV2(s.text) + '_'
     }
     return out
   }).join('\n')
@@ -97,7 +100,7 @@ function renderHtml (blocks: readonly Block[]): string {
     return b.spans.map((s) => {
       if (s.text === '') return ''
       const t = escapeHtml(s.text)
-      return s.style === 'plain' ? t : s.style === 'bold' ? `<b>${t}</b>` : s.style === 'italic' ? `<i>${t}</i>` : `<code>${t}</code>`
+      return s.style === 'plain' ? t : s.style === 'bold' ? `<b>${t}</b>` : `<i>${t}</i>`
     }).join('')
   }).join('\n')
 }
@@ -169,7 +172,7 @@ export function alertDocument (e: AlertEvent, max = TELEGRAM_MAX_TEXT): Block[] 
   return blocks
 }
 
-/** One alert as a digest entry: header, a short body, a short labels line. */
+/** One alert of a small digest: header, a short body, a short labels line. */
 function digestEntry (e: AlertEvent): Block[] {
   const out = [headerLine(e, CAP.digestTitle)]
   const body = oneLine(e.body, CAP.digestBody)
@@ -179,20 +182,32 @@ function digestEntry (e: AlertEvent): Block[] {
   return out
 }
 
+/** One alert of a large digest (a burst held back by the rate limit): one line. */
+function compactEntry (e: AlertEvent): Block[] {
+  const head = headerLine(e, CAP.compactTitle)
+  const body = oneLine(e.body, CAP.compactBody)
+  if (body !== '' && head.kind === 'line') head.spans.push(plain(' — ' + body))
+  return [head]
+}
+
 /**
  * A digest → documents of at most `max` visible characters each: a headline ("14 alerts: 3 critical,
- * 11 warn", with "(2/3)" when split), then the alerts, most severe first, never one cut in two.
+ * 11 warn", with "(2/3)" when split), then the alerts, most severe first, never one cut in two. Up to
+ * `CAP.detailedDigest` alerts are shown with body and labels; more, one line each, so that a burst of
+ * hundreds of alerts stays a handful of messages.
  */
 export function digestDocuments (events: readonly AlertEvent[], max = TELEGRAM_MAX_TEXT): Block[][] {
   const headline = digestHeadline(events)
-  const entries = bySeverity(events).map(digestEntry)
+  const detailed = events.length <= CAP.detailedDigest
+  const entries = bySeverity(events).map(detailed ? digestEntry : compactEntry)
+  const gap: Block[] = detailed ? [BLANK] : []
   // The part marker " (999/999)" is reserved before the count of parts is known.
-  const reserve = visibleLength([line(plain('📣 '), bold(headline), plain(' (999/999)'))])
+  const reserve = visibleLength([line(plain('📣 '), bold(headline), plain(' (999/999)')), ...(detailed ? [] : [BLANK])])
   const parts: Block[][][] = []
   let current: Block[][] = []
   let used = reserve
   for (const entry of entries) {
-    const size = 2 + visibleLength(entry) // a blank line and a newline before it
+    const size = visibleLength([...gap, ...entry]) + 1 // and the newline before it
     if (current.length > 0 && used + size > max) {
       parts.push(current)
       current = []
@@ -205,7 +220,8 @@ export function digestDocuments (events: readonly AlertEvent[], max = TELEGRAM_M
   return parts.map((part, i) => {
     const marker = parts.length > 1 ? ` (${i + 1}/${parts.length})` : ''
     const blocks: Block[] = [line(plain('📣 '), bold(headline), plain(marker))]
-    for (const entry of part) blocks.push(BLANK, ...entry)
+    if (!detailed) blocks.push(BLANK)
+    for (const entry of part) blocks.push(...gap, ...entry)
     return blocks
   })
 }
@@ -228,8 +244,11 @@ function apiAnswer (body: string): ApiAnswer | undefined {
   return undefined
 }
 
-/** Maps one HTTP answer of `sendMessage` to an outcome (texts are masked by the caller). */
-export function outcomeFromTelegram (res: HttpResponse, where: string): Outcome {
+/**
+ * Maps one HTTP answer of `sendMessage` to an outcome. `secrets` are masked in the answer before it is
+ * shortened (a token echoed across the cut would survive in part); the caller masks the result again.
+ */
+export function outcomeFromTelegram (res: HttpResponse, where: string, secrets: readonly string[] = []): Outcome {
   const { status } = res
   const api = apiAnswer(res.body)
   if (api === undefined) {
@@ -237,11 +256,11 @@ export function outcomeFromTelegram (res: HttpResponse, where: string): Outcome 
       // Delivered or not? Unknown: a 2xx that is not the Bot API's answer is a misrouted request.
       return { ok: false, retryable: true, status, error: `${where}: HTTP ${status} without a Bot API answer (is apiUrl right?)` }
     }
-    return outcomeFromResponse(res, where)
+    return outcomeFromResponse(res, where, secrets)
   }
   if (api.ok) return { ok: true }
   const code = typeof api.error_code === 'number' ? api.error_code : status
-  const desc = String(api.description ?? `HTTP ${status}`).replace(/\s+/g, ' ').slice(0, 200)
+  const desc = redact(String(api.description ?? `HTTP ${status}`).replace(/\s+/g, ' '), secrets).slice(0, 200)
   const params = api.parameters ?? {}
   const header = parseRetryAfter(res.headers['retry-after'])
 
@@ -320,7 +339,7 @@ export function create (cfg: ResolvedChannel): Channel<TelegramMessage> {
           body: JSON.stringify(message),
           signal
         })
-        return mask(outcomeFromTelegram(res, where))
+        return mask(outcomeFromTelegram(res, where, secrets))
       } catch (err) {
         return mask(outcomeFromError(err, where, signal))
       }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { createAlerter } from '../../src/alerter.js'
 import { create, DISCORD_COLORS, type DiscordEmbed, type DiscordMessage } from '../../src/channels/discord.js'
 import { AlertEvent } from '../../src/event.js'
 import { digestHeadline } from '../../src/format/text.js'
@@ -502,6 +503,28 @@ describe('discord channel', () => {
       const e = messages[0]?.embeds[0] as DiscordEmbed
       expect(e.footer?.text).toMatch(/^s+… · evt-0123456789$/)
       expect(shown(e.title)).toMatch(/^\[CRITICAL\] s+…$/)
+    }
+  })
+
+  it('end to end through createAlerter: a burst of alerts all arrive once, every message accepted', async () => {
+    const a = createAlerter({
+      env: false,
+      channels: { console: { enabled: false }, discord: { webhookUrl: fake.webhookUrl(HOOK.id) } },
+      routes: { warn: ['discord'], critical: ['discord'] }
+    }, { env: {} })
+    try {
+      await a.ready
+      const results = await Promise.all(Array.from({ length: 21 }, async (_, i) => await a.dispatch({
+        source: 'burst', title: `Burst${i} @everyone`, severity: i % 2 === 0 ? 'critical' : 'warn', body: 'x'.repeat(3000), labels: { i: String(i) }
+      })))
+      await a.flush()
+      for (const r of results) expect(r.deliveries).toEqual([expect.objectContaining({ channel: 'discord', ok: true })])
+      const bodies = fake.requests.map((r) => { expect(r.status).toBe(204); return r.json<DiscordMessage>() })
+      for (const b of bodies) expectWithinLimits(b)
+      const ids = bodies.flatMap((b) => b.embeds.map((e) => e.footer?.text.split(' · ')[1]))
+      expect(ids.sort()).toEqual(results.map((r) => r.id).sort())
+    } finally {
+      await a.close()
     }
   })
 

@@ -312,10 +312,10 @@ describe('telegram channel', () => {
   })
 
   describe('digests', () => {
-    function thirtyAlerts (): AlertEvent[] {
+    function longAlerts (count: number): AlertEvent[] {
       const labels: Record<string, string> = {}
       for (let k = 0; k < 25; k++) labels[`label_${k}.x`] = `value-${k}_(${'*'.repeat(k)})`
-      return Array.from({ length: 30 }, (_, i) => sampleEvent({
+      return Array.from({ length: count }, (_, i) => sampleEvent({
         severity: (['info', 'warn', 'critical'] as const)[i % 3],
         status: i % 7 === 0 ? 'resolved' : 'firing',
         title: `Digest_${String(i).padStart(2, '0')} ` + 'long title with *stars* and [brackets]. '.repeat(20),
@@ -327,9 +327,10 @@ describe('telegram channel', () => {
 
     for (const parseMode of ['MarkdownV2', 'HTML'] as const) {
       it(`30 long alerts (${parseMode}) → several messages, each ≤ 4096 and accepted, most severe first`, async () => {
-        const events = thirtyAlerts()
+        const events = longAlerts(30)
         const messages = await sendAll(channelFor({ parseMode }), events)
         expect(messages.length).toBeGreaterThan(1)
+        expect(messages.length).toBeLessThanOrEqual(3) // compact: one line per alert
         const delivered = fake.delivered()
         expect(delivered.length).toBe(messages.length)
         const texts = delivered.map((d) => d.parsed.text)
@@ -344,6 +345,28 @@ describe('telegram channel', () => {
         expect(texts.join('\n')).toContain('✅ [RESOLVED] risk_gate: Digest_00')
       })
     }
+
+    it('up to 10 alerts: detailed (body and labels), split between alerts, never inside one', async () => {
+      const events = longAlerts(10)
+      const messages = await sendAll(channelFor(), events)
+      expect(messages.length).toBeGreaterThan(1)
+      const texts = fake.delivered().map((d) => d.parsed.text)
+      for (const t of texts) expect(t.length).toBeLessThanOrEqual(4096)
+      const all = texts.join('\n')
+      expect(all.match(/🏷 label_0\.x=value-0_\(\) · /g)?.length).toBe(10) // labels of every alert, as written
+      expect(all.match(/body \d+: a_b\.c-d!e /g)?.length).toBe(10)
+      // each message ends with a complete alert: its labels line (cut with an ellipsis) is the last line
+      for (const t of texts) expect(t.split('\n').at(-1)).toMatch(/^🏷 label_0\.x=.*…$/)
+    })
+
+    it('a burst of 500 alerts stays a handful of messages, all accepted', async () => {
+      const events = Array.from({ length: 500 }, (_, i) => sampleEvent({ title: `Burst ${i} ` + 'x'.repeat(i % 200), body: 'b_'.repeat(i % 300) }))
+      const messages = await sendAll(channelFor(), events)
+      expect(messages.length).toBeLessThanOrEqual(40)
+      const texts = fake.delivered().map((d) => d.parsed.text)
+      for (const t of texts) expect(t.length).toBeLessThanOrEqual(4096)
+      expect(texts.join('\n').match(/Burst \d+/g)?.length).toBe(500)
+    })
 
     it('a small digest is one message without a part marker', () => {
       const messages = channelFor().render([sampleEvent({ severity: 'warn' }), sampleEvent({ severity: 'critical' })])
@@ -475,6 +498,21 @@ describe('telegram channel', () => {
         fake.script((req) => ({ status: 404, body: `Cannot POST ${req.url} (${encodeURIComponent(req.url)})` }))
         const channel = channelFor()
         return await channel.send(channel.render([sampleEvent()])[0] as TelegramMessage, { signal: signal() })
+      }],
+      ['a token echoed right where the error text is cut (Bot API JSON)', async () => {
+        // "Bad Request: " + 180 + the token: a cut at 200 would keep the first 7 digits of the bot id.
+        fake.script(tgError(400, 'Bad Request: ' + 'y'.repeat(180) + TOKEN))
+        const channel = channelFor()
+        const out = await channel.send(channel.render([sampleEvent()])[0] as TelegramMessage, { signal: signal() })
+        if (!out.ok) expect(out.error).not.toContain(BOT_ID.slice(0, 7))
+        return out
+      }],
+      ['a token echoed right where the error text is cut (proxy text)', async () => {
+        fake.script({ status: 403, body: 'x'.repeat(192) + TOKEN })
+        const channel = channelFor()
+        const out = await channel.send(channel.render([sampleEvent()])[0] as TelegramMessage, { signal: signal() })
+        if (!out.ok) expect(out.error).not.toContain(BOT_ID.slice(0, 8))
+        return out
       }],
       ['a network error (nothing listening)', async () => {
         const gone = await startWebhookServer()
