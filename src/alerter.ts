@@ -9,7 +9,9 @@ import { releaseHttpAgent, retainHttpAgent } from './delivery/http.js'
 import { sleep } from './delivery/retry.js'
 import { AlertEvent, type AlertInput } from './event.js'
 import { resolveOptions, type AlertsOptions, type ResolvedOptions } from './options.js'
+import { PinoAlertsError } from './errors.js'
 import { redact } from './redact.js'
+import type { AlertStore, HistoryEntry, HistoryQuery, Receipt, Summary, SummaryQuery } from './store/sqlite.js'
 import { Reporter } from './report.js'
 
 export interface DispatchResult {
@@ -45,7 +47,13 @@ export interface Alerter {
   /** Flushes, then stops what is still running and closes channels. Idempotent. */
   close (): Promise<void>
   stats (): AlerterStats
-  /** Resolves when every channel module is loaded; rejects when one cannot start. */
+  /** Stored alerts, newest first (needs `store`). */
+  history (q?: HistoryQuery): HistoryEntry[]
+  /** Counts by severity, source, channel outcome and time bucket (needs `store`). */
+  summary (q?: SummaryQuery): Summary
+  /** Each channel's final outcome for one alert (needs `store`). */
+  receipts (alertId: string): Receipt[]
+  /** Resolves when every channel module is loaded (and the store opened); rejects when one cannot start. */
   readonly ready: Promise<void>
   /** The validated options. */
   readonly options: ResolvedOptions
@@ -96,23 +104,64 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
 
   // Channels start independently: one that cannot start (say, an unwritable file path) is reported
   // and `ready` rejects, while the others still deliver.
-  const loaded = Promise.allSettled(opts.channels.filter((c) => c.enabled).map(async (cfg) => {
+  let store: AlertStore | undefined
+  const openStore = async (): Promise<void> => {
+    if (opts.store === undefined) return
+    const { AlertStore: Store } = await import('./store/sqlite.js')
+    store = Store.open(opts.store)
+  }
+  const loaded = Promise.allSettled([openStore(), ...opts.channels.filter((c) => c.enabled).map(async (cfg) => {
     try {
       const channel = await createChannel(cfg)
       deliverers.set(cfg.name, new Deliverer(channel, cfg, stop.signal))
     } catch (err) {
       throw new Error(`channel "${cfg.name}" could not start: ${redact((err as Error).message, cfg.secrets)}`)
     }
-  }))
+  })])
   const ready = loaded.then((results) => {
-    const errors = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => (r.reason as Error).message)
-    if (errors.length > 0) throw new Error(errors.join('; '))
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error)
+    // A store that cannot open keeps its own error (code, message): it is the one to fix first.
+    const storeError = failed.find((e) => e.name === 'StoreError')
+    if (storeError !== undefined) throw storeError
+    if (failed.length > 0) throw new Error(failed.map((e) => e.message).join('; '))
+    replay()
   })
   ready.catch((err: Error) => reporter.notice(`pino-alerts: ${err.message}`))
 
-  async function run (event: AlertEvent): Promise<DispatchResult> {
+  /** Store calls never stop a delivery: a full disk is reported, the alert still goes out. */
+  const storeSafely = (what: string, fn: (s: AlertStore) => void): void => {
+    if (store === undefined) return
+    try { fn(store) } catch (err) { reporter.notice(`pino-alerts: store: could not ${what}: ${(err as Error).message}`) }
+  }
+
+  /** At start: what the last run left in the outbox goes to the channels that had not delivered it. */
+  function replay (): void {
+    if (store === undefined) return
+    let pending: ReturnType<AlertStore['unsettled']>
+    try { pending = store.unsettled() } catch (err) { reporter.notice(`pino-alerts: store: could not read the outbox: ${(err as Error).message}`); return }
+    if (pending.length === 0) return
+    reporter.notice(`pino-alerts: delivering ${pending.length} alert(s) left undelivered by the last run (store ${store.path})`)
+    for (const p of pending) {
+      let event: AlertEvent
+      try { event = AlertEvent.fromJSON(p.event) } catch (err) { reporter.notice(`pino-alerts: store: skipping unreadable outbox entry: ${(err as Error).message}`); continue }
+      const done = new Set<string>()
+      for (const r of p.receipts) {
+        if (!r.ok) continue
+        done.add(r.channel)
+        for (const c of (r.standInFor ?? '').split(',')) if (c !== '') done.add(c)
+      }
+      const remaining = p.routes.filter((c) => !done.has(c))
+      if (remaining.length === 0) { storeSafely('settle', (s) => s.settle(event.id)); continue }
+      counters.alerts++
+      void track(run(event, remaining))
+    }
+  }
+
+  async function run (event: AlertEvent, replayTo?: string[]): Promise<DispatchResult> {
     await loaded
-    const route = opts.routes[event.severity]
+    const route = replayTo ?? opts.routes[event.severity]
+    // The outbox write comes before any delivery (a replay is stored already).
+    if (replayTo === undefined) storeSafely('write the alert', (s) => s.insert(event.toJSON(), route))
     const standIns = new Map<string, { report: Promise<DeliveryReport>, stands: string[] }>()
 
     const failover = async (failed: DeliveryReport): Promise<DeliveryReport | undefined> => {
@@ -154,7 +203,15 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       counters.failed++
       reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) not delivered: ${lost.map((r) => r.error ?? r.channel).join('; ')}`)
     }
-    return { id: event.id, deliveries: [...routed, ...standInReports] }
+    const deliveries = [...routed, ...standInReports]
+    // Outcomes cut short by the shutdown deadline are not final: the alert stays in the outbox and is
+    // delivered at the next start. Everything else is a receipt, and the alert is settled.
+    const cutShort = stop.signal.aborted && deliveries.some((r) => !r.ok)
+    storeSafely('record receipts', (s) => {
+      for (const r of deliveries) if (r.ok || !cutShort) s.receipt(event.id, r)
+      if (!cutShort) s.settle(event.id)
+    })
+    return { id: event.id, deliveries }
   }
 
   function track<T> (p: Promise<T>): Promise<T> {
@@ -213,6 +270,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
         }))
         await releaseHttpAgent(stop.signal.aborted)
         clearInterval(summaryTimer)
+        store?.close()
         summarize()
         reporter.flush()
       })()
@@ -222,7 +280,16 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       const channels: Record<string, ChannelStats> = {}
       for (const [name, d] of deliverers) channels[name] = d.stats()
       return { ...counters, badLines: reporter.badLines, inFlight: inflight.size, channels }
+    },
+    history: (q) => needStore().history(q),
+    summary: (q) => needStore().summary(q),
+    receipts: (id) => needStore().receipts(id)
+  }
+  function needStore (): AlertStore {
+    if (store === undefined) {
+      throw new PinoAlertsError(opts.store === undefined ? 'no store configured (options.store.path or RISK_ALERTS_STORE)' : 'the store is not open (yet, or it failed to open: see alerter.ready)', 'PINO_ALERTS_NO_STORE')
     }
+    return store
   }
   return alerter
 }

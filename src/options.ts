@@ -166,7 +166,15 @@ const optionsSchema = z.strictObject({
   /** How long flush()/close() wait for deliveries in flight, in ms. Default 8000 (pino gives a worker 10 s at exit). */
   shutdownTimeoutMs: positiveInt.optional(),
   /** Longer lines are counted as bad and skipped. Default 1 MiB. */
-  maxLineLength: positiveInt.optional()
+  maxLineLength: positiveInt.optional(),
+  /** History + outbox (SQLite, needs better-sqlite3). Off when absent. Env RISK_ALERTS_STORE. */
+  store: z.strictObject({
+    path: z.string().min(1),
+    /** Settled alerts older than this are deleted (at start and hourly). Default 30. */
+    maxAgeDays: z.number().positive().optional(),
+    /** Beyond this many alerts the oldest settled ones are deleted. Default 1000000. */
+    maxRows: positiveInt.optional()
+  }).optional()
 })
 
 export type AlertsOptions = z.input<typeof optionsSchema>
@@ -204,6 +212,7 @@ export interface ResolvedOptions {
   severityByLevel: Record<string, Severity>
   shutdownTimeoutMs: number
   maxLineLength: number
+  store: { path: string, maxAgeDays: number, maxRows: number } | undefined
   /** Start-up warnings (partly configured channels), printed once. */
   warnings: string[]
 }
@@ -430,6 +439,8 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
   }
 
   if (issues.length > 0) throw new ConfigError(issues)
+  const envStore = o.env === false ? undefined : env[(o.envPrefix ?? 'RISK_ALERTS_') + 'STORE']
+  const storePath = o.store?.path ?? (envStore === undefined || envStore === '' ? undefined : envStore)
   return {
     channels,
     routes,
@@ -439,6 +450,7 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
     severityByLevel,
     shutdownTimeoutMs: o.shutdownTimeoutMs ?? 8000,
     maxLineLength: o.maxLineLength ?? 1024 * 1024,
+    store: storePath === undefined ? undefined : { path: storePath, maxAgeDays: o.store?.maxAgeDays ?? 30, maxRows: o.store?.maxRows ?? 1_000_000 },
     warnings
   }
 }

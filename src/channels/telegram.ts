@@ -57,10 +57,10 @@ const CAP = {
 // ---------------------------------------------------------------------------------------------------
 // The document: what the reader sees, independent of the markup
 
-type Style = 'plain' | 'bold' | 'italic'
-interface Span { text: string, style: Style }
+export type Style = 'plain' | 'bold' | 'italic'
+export interface Span { text: string, style: Style }
 /** A `line` may contain newlines (a body); blocks are joined with one newline. `pre` is JSON metadata. */
-type Block = { kind: 'line', spans: Span[] } | { kind: 'pre', lang: string, text: string }
+export type Block = { kind: 'line', spans: Span[] } | { kind: 'pre', lang: string, text: string }
 
 const plain = (text: string): Span => ({ text, style: 'plain' })
 const bold = (text: string): Span => ({ text, style: 'bold' })

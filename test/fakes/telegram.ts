@@ -419,9 +419,7 @@ export interface SentMessage {
 
 let messageIds = 0
 
-/**
- * Validates one request as the Bot API does; `undefined` error means accepted (with the parsed message).
- */
+/** Validates one request as the Bot API does: the Bot API's error answer, or the accepted message. */
 export function checkSendMessage (req: RecordedRequest, opts: TelegramApiOptions): { error: ScriptedResponse } | { sent: SentMessage } {
   const m = /^\/bot([^/]*)\/([A-Za-z]+)$/.exec(req.path)
   if (m === null) return { error: tgError(404, 'Not Found') }

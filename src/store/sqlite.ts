@@ -1,0 +1,344 @@
+/**
+ * The store: alert history, delivery receipts and the crash-safe outbox, in one SQLite file
+ * (better-sqlite3, WAL). Every accepted alert is written before any delivery is attempted; each
+ * channel's final outcome is a receipt; the alert is "settled" once every routed channel (or its
+ * stand-in) has reached one. What is unsettled at the next start was cut off by a crash, SIGKILL or
+ * the shutdown deadline, and is delivered again to the channels that had not delivered it, with the
+ * original id as the idempotency key.
+ *
+ * better-sqlite3 is an optional dependency, loaded only when a store is configured.
+ */
+import { createRequire } from 'node:module'
+import { mkdirSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { PinoAlertsError } from '../errors.js'
+import type { AlertEventJSON, AlertStatus, Severity } from '../event.js'
+
+export class StoreError extends PinoAlertsError {
+  constructor (message: string, code = 'PINO_ALERTS_STORE') { super(message, code) }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Schema: each migration takes the file from version i to i + 1 (PRAGMA user_version).
+
+export const MIGRATIONS: readonly string[] = [
+  // 1: alerts (history + outbox) and receipts
+  `CREATE TABLE alerts (
+     id TEXT PRIMARY KEY,
+     ts INTEGER NOT NULL,
+     received_at INTEGER NOT NULL,
+     source TEXT NOT NULL,
+     severity TEXT NOT NULL,
+     status TEXT NOT NULL,
+     title TEXT NOT NULL,
+     fingerprint TEXT NOT NULL,
+     event TEXT NOT NULL,
+     routes TEXT NOT NULL,
+     settled INTEGER NOT NULL DEFAULT 0,
+     settled_at INTEGER
+   );
+   CREATE TABLE receipts (
+     alert_id TEXT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+     channel TEXT NOT NULL,
+     ok INTEGER NOT NULL,
+     attempts INTEGER NOT NULL,
+     error TEXT,
+     stand_in_for TEXT,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (alert_id, channel)
+   );
+   CREATE INDEX alerts_ts ON alerts(ts);`,
+  // 2: query indexes; silences and acknowledgements (used from Step 6 on)
+  `CREATE INDEX alerts_severity_ts ON alerts(severity, ts);
+   CREATE INDEX alerts_source_ts ON alerts(source, ts);
+   CREATE INDEX alerts_unsettled ON alerts(settled) WHERE settled = 0;
+   CREATE INDEX alerts_fingerprint ON alerts(fingerprint, ts);
+   CREATE TABLE silences (
+     id TEXT PRIMARY KEY,
+     matchers TEXT NOT NULL,
+     starts_at INTEGER NOT NULL,
+     ends_at INTEGER NOT NULL,
+     comment TEXT NOT NULL DEFAULT '',
+     created_by TEXT NOT NULL DEFAULT '',
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX silences_ends ON silences(ends_at);
+   CREATE TABLE acks (
+     alert_id TEXT PRIMARY KEY,
+     by TEXT NOT NULL DEFAULT '',
+     comment TEXT NOT NULL DEFAULT '',
+     at INTEGER NOT NULL
+   );`
+]
+export const SCHEMA_VERSION = MIGRATIONS.length
+
+// ---------------------------------------------------------------------------------------------------
+
+export type TimeInput = Date | string | number
+
+export interface HistoryQuery {
+  since?: TimeInput
+  until?: TimeInput
+  severity?: Severity | Severity[]
+  source?: string
+  status?: AlertStatus
+  /** Default 100, at most 10000. */
+  limit?: number
+}
+
+/** One stored alert: the event exactly as it was dispatched, plus what the store knows of it. */
+export interface HistoryEntry extends AlertEventJSON {
+  receivedAt: string
+  /** Every routed channel (or its stand-in) reached a final outcome. */
+  settled: boolean
+}
+
+export interface Receipt {
+  channel: string
+  ok: boolean
+  attempts: number
+  error?: string
+  standInFor?: string
+  at: string
+}
+
+export interface SummaryQuery { since?: TimeInput, until?: TimeInput, bucketMs?: number }
+export interface Summary {
+  since: string
+  until: string
+  total: number
+  bySeverity: Record<Severity, number>
+  bySource: Record<string, number>
+  byChannel: Record<string, { delivered: number, failed: number }>
+  /** Counts per time bucket (by the alert's timestamp), oldest first, empty buckets included. */
+  buckets: Array<{ start: string } & Record<Severity, number>>
+}
+
+export interface Outboxed { event: AlertEventJSON, routes: string[], receipts: Receipt[] }
+
+export interface StoreOptions { path: string, maxAgeDays: number, maxRows: number, readonly?: boolean }
+
+interface Db {
+  prepare: (sql: string) => { run: (...a: unknown[]) => { changes: number }, get: (...a: unknown[]) => any, all: (...a: unknown[]) => any[] }
+  exec: (sql: string) => void
+  pragma: (s: string, o?: { simple: boolean }) => unknown
+  transaction: <T extends (...a: any[]) => any>(fn: T) => T
+  close: () => void
+}
+
+type SqliteCtor = new (path: string, opts?: { readonly?: boolean, fileMustExist?: boolean, timeout?: number }) => Db
+
+function loadSqlite (): SqliteCtor {
+  try {
+    return createRequire(import.meta.url)('better-sqlite3') as SqliteCtor
+  } catch (err) {
+    throw new StoreError(`store: the optional dependency better-sqlite3 is not installed (${(err as Error).message.split('\n')[0]}); install it with "npm install better-sqlite3@12" (npm 11: also "npm install-scripts approve better-sqlite3"), or remove the store option`, 'PINO_ALERTS_STORE_UNAVAILABLE')
+  }
+}
+
+export function toMs (t: TimeInput | undefined, fallback: number): number {
+  if (t === undefined) return fallback
+  if (t instanceof Date) return t.getTime()
+  if (typeof t === 'number') return t
+  const ms = Date.parse(t)
+  if (Number.isNaN(ms)) throw new StoreError(`store: not a time: ${JSON.stringify(t)} (expected a Date, an ISO 8601 string or epoch milliseconds)`, 'PINO_ALERTS_BAD_QUERY')
+  return ms
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+
+export class AlertStore {
+  readonly path: string
+  private readonly db: Db
+  private retentionTimer: NodeJS.Timeout | undefined
+  private closed = false
+
+  private constructor (db: Db, path: string, private readonly opts: StoreOptions) {
+    this.db = db
+    this.path = path
+  }
+
+  /** Opens (creating unless readonly) and migrates; a file that is not a store fails with a clear error and is left untouched. */
+  static open (opts: StoreOptions): AlertStore {
+    const Sqlite = loadSqlite()
+    const path = resolve(opts.path)
+    if (opts.readonly !== true) mkdirSync(dirname(path), { recursive: true })
+    let db: Db
+    try {
+      db = new Sqlite(path, { readonly: opts.readonly === true, fileMustExist: opts.readonly === true, timeout: 5000 })
+    } catch (err) {
+      throw new StoreError(`store ${path}: cannot open: ${(err as Error).message}`)
+    }
+    try {
+      // The first read fails on a file that is not SQLite, before anything is written.
+      const version = db.pragma('user_version', { simple: true }) as number
+      db.prepare('SELECT count(*) FROM sqlite_master').get()
+      if (version > SCHEMA_VERSION) throw new StoreError(`store ${path}: written by a newer pino-alerts (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade pino-alerts`)
+      if (version === 0 && opts.readonly !== true) {
+        const tables = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }
+        if (tables.n > 0) throw new StoreError(`store ${path}: an SQLite file that is not a pino-alerts store (it has tables but no schema version); not touched`)
+      }
+      if (opts.readonly !== true) {
+        db.pragma('journal_mode = WAL')
+        // Durable against a crash or SIGKILL of the process (the OS has the WAL); fsync per commit would
+        // cost every alert a disk flush.
+        db.pragma('synchronous = NORMAL')
+        db.pragma('foreign_keys = ON')
+        const migrate = db.transaction((from: number) => {
+          for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string)
+          db.pragma(`user_version = ${SCHEMA_VERSION}`)
+        })
+        if (version < SCHEMA_VERSION) migrate(version)
+      } else if (version < SCHEMA_VERSION) {
+        throw new StoreError(`store ${path}: schema ${version} needs migrating; open it once read-write (start pino-alerts with it)`)
+      }
+    } catch (err) {
+      db.close()
+      if (err instanceof StoreError) throw err
+      const e = err as { code?: string, message: string }
+      if (e.code === 'SQLITE_NOTADB' || e.code === 'SQLITE_CORRUPT') {
+        throw new StoreError(`store ${path}: not a pino-alerts store or corrupt (${e.code}: ${e.message}); the file was not touched — move it away or set another store.path`, 'PINO_ALERTS_STORE_CORRUPT')
+      }
+      throw new StoreError(`store ${path}: ${e.message}`)
+    }
+    const store = new AlertStore(db, path, opts)
+    if (opts.readonly !== true) {
+      store.applyRetention()
+      store.retentionTimer = setInterval(() => { try { store.applyRetention() } catch { /* reported by the next query */ } }, 3_600_000)
+      store.retentionTimer.unref()
+    }
+    return store
+  }
+
+  // -- writes -----------------------------------------------------------------------------------------
+
+  /** The outbox write, before any delivery. An id seen before (a replay, a retried dispatch) is kept. */
+  insert (event: AlertEventJSON, routes: readonly string[], receivedAt = Date.now()): void {
+    this.db.prepare(`INSERT OR IGNORE INTO alerts (id, ts, received_at, source, severity, status, title, fingerprint, event, routes)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      event.id, Date.parse(event.timestamp), receivedAt, event.source, event.severity, event.status, event.title,
+      event.fingerprint, JSON.stringify(event), JSON.stringify(routes))
+  }
+
+  receipt (alertId: string, r: { channel: string, ok: boolean, attempts: number, error?: string, standInFor?: string }, at = Date.now()): void {
+    this.db.prepare(`INSERT INTO receipts (alert_id, channel, ok, attempts, error, stand_in_for, at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT (alert_id, channel) DO UPDATE SET ok = excluded.ok, attempts = receipts.attempts + excluded.attempts,
+        error = excluded.error, stand_in_for = excluded.stand_in_for, at = excluded.at`).run(
+      alertId, r.channel, r.ok ? 1 : 0, r.attempts, r.error ?? null, r.standInFor ?? null, at)
+  }
+
+  settle (alertId: string, at = Date.now()): void {
+    this.db.prepare('UPDATE alerts SET settled = 1, settled_at = ? WHERE id = ?').run(at, alertId)
+  }
+
+  /** What the last run left undelivered, oldest first. */
+  unsettled (limit = 100_000): Outboxed[] {
+    const rows = this.db.prepare('SELECT id, event, routes FROM alerts WHERE settled = 0 ORDER BY received_at, rowid LIMIT ?').all(limit) as Array<{ id: string, event: string, routes: string }>
+    return rows.map((r) => ({ event: JSON.parse(r.event) as AlertEventJSON, routes: JSON.parse(r.routes) as string[], receipts: this.receipts(r.id) }))
+  }
+
+  /** Deletes settled alerts older than maxAgeDays, then the oldest settled beyond maxRows; never unsettled ones. */
+  applyRetention (now = Date.now()): { deleted: number } {
+    const cutoff = now - this.opts.maxAgeDays * 86_400_000
+    let deleted = this.db.prepare('DELETE FROM alerts WHERE settled = 1 AND received_at < ?').run(cutoff).changes
+    const { n } = this.db.prepare('SELECT count(*) AS n FROM alerts').get() as { n: number }
+    if (n > this.opts.maxRows) {
+      deleted += this.db.prepare(`DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE settled = 1 ORDER BY received_at, rowid LIMIT ?)`).run(n - this.opts.maxRows).changes
+    }
+    this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(cutoff)
+    this.db.prepare('DELETE FROM acks WHERE alert_id NOT IN (SELECT id FROM alerts)').run()
+    return { deleted }
+  }
+
+  // -- queries ----------------------------------------------------------------------------------------
+
+  /** Newest first. */
+  history (q: HistoryQuery = {}): HistoryEntry[] {
+    const where: string[] = []
+    const args: unknown[] = []
+    if (q.since !== undefined) { where.push('ts >= ?'); args.push(toMs(q.since, 0)) }
+    if (q.until !== undefined) { where.push('ts < ?'); args.push(toMs(q.until, 0)) }
+    if (q.severity !== undefined) {
+      const list = Array.isArray(q.severity) ? q.severity : [q.severity]
+      where.push(`severity IN (${list.map(() => '?').join(', ')})`)
+      args.push(...list)
+    }
+    if (q.source !== undefined) { where.push('source = ?'); args.push(q.source) }
+    if (q.status !== undefined) { where.push('status = ?'); args.push(q.status) }
+    const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 100)), 10_000)
+    const rows = this.db.prepare(`SELECT event, received_at, settled FROM alerts ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY ts DESC, rowid DESC LIMIT ?`).all(...args, limit) as Array<{ event: string, received_at: number, settled: number }>
+    return rows.map((r) => ({ ...(JSON.parse(r.event) as AlertEventJSON), receivedAt: iso(r.received_at), settled: r.settled === 1 }))
+  }
+
+  /** One alert as stored, or undefined. */
+  get (id: string): HistoryEntry | undefined {
+    const r = this.db.prepare('SELECT event, received_at, settled FROM alerts WHERE id = ?').get(id) as { event: string, received_at: number, settled: number } | undefined
+    return r === undefined ? undefined : { ...(JSON.parse(r.event) as AlertEventJSON), receivedAt: iso(r.received_at), settled: r.settled === 1 }
+  }
+
+  receipts (alertId: string): Receipt[] {
+    const rows = this.db.prepare('SELECT channel, ok, attempts, error, stand_in_for, at FROM receipts WHERE alert_id = ? ORDER BY at, rowid').all(alertId) as Array<{ channel: string, ok: number, attempts: number, error: string | null, stand_in_for: string | null, at: number }>
+    return rows.map((r) => {
+      const out: Receipt = { channel: r.channel, ok: r.ok === 1, attempts: r.attempts, at: iso(r.at) }
+      if (r.error !== null) out.error = r.error
+      if (r.stand_in_for !== null) out.standInFor = r.stand_in_for
+      return out
+    })
+  }
+
+  summary (q: SummaryQuery = {}): Summary {
+    const until = toMs(q.until, Date.now())
+    const since = toMs(q.since, until - 86_400_000)
+    const bucketMs = Math.max(1000, Math.floor(q.bucketMs ?? 3_600_000))
+    const bySeverity: Record<Severity, number> = { info: 0, warn: 0, critical: 0 }
+    for (const r of this.db.prepare('SELECT severity, count(*) AS n FROM alerts WHERE ts >= ? AND ts < ? GROUP BY severity').all(since, until) as Array<{ severity: Severity, n: number }>) bySeverity[r.severity] = r.n
+    const bySource: Record<string, number> = {}
+    for (const r of this.db.prepare('SELECT source, count(*) AS n FROM alerts WHERE ts >= ? AND ts < ? GROUP BY source ORDER BY n DESC').all(since, until) as Array<{ source: string, n: number }>) bySource[r.source] = r.n
+    const byChannel: Record<string, { delivered: number, failed: number }> = {}
+    for (const r of this.db.prepare(`SELECT r.channel AS channel, sum(r.ok) AS delivered, sum(1 - r.ok) AS failed FROM receipts r JOIN alerts a ON a.id = r.alert_id
+        WHERE a.ts >= ? AND a.ts < ? GROUP BY r.channel ORDER BY r.channel`).all(since, until) as Array<{ channel: string, delivered: number, failed: number }>) {
+      byChannel[r.channel] = { delivered: r.delivered, failed: r.failed }
+    }
+    const first = Math.floor(since / bucketMs) * bucketMs
+    const count = Math.min(10_000, Math.max(1, Math.ceil((until - first) / bucketMs)))
+    const buckets = Array.from({ length: count }, (_, i) => ({ start: iso(first + i * bucketMs), info: 0, warn: 0, critical: 0 }))
+    for (const r of this.db.prepare(`SELECT (ts - ?) / ? AS b, severity, count(*) AS n FROM alerts WHERE ts >= ? AND ts < ? GROUP BY b, severity`).all(first, bucketMs, since, until) as Array<{ b: number, severity: Severity, n: number }>) {
+      const bucket = buckets[Math.floor(r.b)]
+      if (bucket !== undefined) bucket[r.severity] += r.n
+    }
+    const total = bySeverity.info + bySeverity.warn + bySeverity.critical
+    return { since: iso(since), until: iso(until), total, bySeverity, bySource, byChannel, buckets }
+  }
+
+  /** Schema version of the open file. */
+  get version (): number { return this.db.pragma('user_version', { simple: true }) as number }
+
+  close (): void {
+    if (this.closed) return
+    this.closed = true
+    if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer)
+    this.db.close()
+  }
+}
+
+/** Opens a store file read-only for queries (CLI, dashboard, scripts); close it when done. */
+export function openStore (path: string, opts: { readonly?: boolean } = {}): AlertStore {
+  return AlertStore.open({ path, maxAgeDays: 30, maxRows: 1_000_000, readonly: opts.readonly ?? true })
+}
+
+/** `history` over a store path (opens, queries, closes). */
+export function history (path: string, q: HistoryQuery = {}): HistoryEntry[] {
+  const s = openStore(path)
+  try { return s.history(q) } finally { s.close() }
+}
+
+export function summary (path: string, q: SummaryQuery = {}): Summary {
+  const s = openStore(path)
+  try { return s.summary(q) } finally { s.close() }
+}
+
+export function receipts (path: string, alertId: string): Receipt[] {
+  const s = openStore(path)
+  try { return s.receipts(alertId) } finally { s.close() }
+}
