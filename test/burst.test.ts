@@ -3,6 +3,8 @@ import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createAlerter } from '../src/alerter.js'
 import { slackRateLimited, startSlackFake } from './fakes/slack.js'
+import { checkSendMessage, telegramApi, tgRateLimited } from './fakes/telegram.js'
+import { startWebhookServer } from './fakes/webhook-server.js'
 import type { WebhookServer } from './fakes/webhook-server.js'
 
 /** Every text a Slack message shows: header, fallback, sections. */
@@ -93,4 +95,48 @@ describe('bursts behind a rate limit become digests (SPEC §8)', () => {
       await slack.close()
     }
   })
+
+  it('300 alerts to a Telegram chat limited to 1 message/s: every alert represented, no message refused or over 4096 characters', async () => {
+    const token = '123456:FAKE-token-for-tests'
+    const opts = { token, chats: [-1001234567890] }
+    const api = telegramApi(opts)
+    let last = -Infinity
+    let limited = 0
+    const tg = await startWebhookServer({
+      defaultResponse: (req) => {
+        if (req.arrivedAt - last < 1000) { limited++; return tgRateLimited(1) }
+        const answer = api(req)
+        if (answer.status === 200) last = req.arrivedAt
+        return answer
+      }
+    })
+    const a = createAlerter({ env: false, channels: { console: { enabled: false }, telegram: { botToken: token, chatId: -1001234567890, apiUrl: tg.origin } }, routes: { warn: ['telegram'], critical: ['telegram'] } }, { env: {} })
+    try {
+      const started = Date.now()
+      const results = []
+      for (let i = 0; i < 300; i++) {
+        results.push(a.dispatch({ source: 'var_gate', title: `VaR breach _${i}_ [desk*${i % 7}]`, body: 'limit 1.5M (95%) — check!', severity: i % 10 === 0 ? 'critical' : 'warn' }))
+        if (i % 30 === 29) await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      const done = await Promise.all(results)
+      expect(done.filter((r) => r.deliveries[0]?.ok !== true).map((r) => r.deliveries[0]?.error).slice(0, 3)).toEqual([])
+      expect(tg.requests.every((r) => r.status === 200)).toBe(true)
+      expect(limited).toBe(0)
+      const sent = tg.requests.map((r) => {
+        const c = checkSendMessage(r, opts)
+        if ('error' in c) throw new Error('refused')
+        return c.sent
+      })
+      for (const m of sent) expect(m.parsed.text.length).toBeLessThanOrEqual(4096)
+      const seen = new Set<number>()
+      for (const m of sent) for (const x of m.parsed.text.matchAll(/VaR breach _(\d+)_ \[desk\*\d\]/g)) seen.add(Number(x[1]))
+      expect(seen.size).toBe(300)
+      const s = a.stats().channels.telegram!
+      expect([s.delivered, s.messages, s.attempts]).toEqual([300, sent.length, tg.requests.length])
+      process.stdout.write(`telegram: 300 alerts in ${sent.length} messages, ${Date.now() - started} ms\n`)
+    } finally {
+      await a.close()
+      await tg.close()
+    }
+  }, 60_000)
 })
