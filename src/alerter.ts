@@ -13,13 +13,21 @@ import { PinoAlertsError } from './errors.js'
 import { redact } from './redact.js'
 import type { AlertStore, HistoryEntry, HistoryQuery, Receipt, Summary, SummaryQuery } from './store/sqlite.js'
 import { Reporter } from './report.js'
+import { Deduper } from './pipeline/dedupe.js'
+import { Escalator } from './pipeline/escalate.js'
+import { Grouper } from './pipeline/group.js'
+import { Inhibitor } from './pipeline/inhibit.js'
+import { routeFor } from './pipeline/route.js'
+import { Silences, type Silence, type SilenceInput } from './pipeline/silence.js'
 
 export interface DispatchResult {
   /** The event id ('' when the input was not a valid alert). */
   id: string
   deliveries: DeliveryReport[]
-  /** Set when nothing was sent on purpose (later steps: dedupe, silence, inhibit). */
-  suppressed?: 'dedupe' | 'silence' | 'inhibit'
+  /** Set when nothing was sent on purpose. `resolve-unknown`: a resolved alert whose firing one was never delivered. */
+  suppressed?: 'dedupe' | 'silence' | 'inhibit' | 'resolve-unknown'
+  /** Which silence, inhibit rule or dedupe window. */
+  detail?: string
   /** Set when the input was not a valid alert; nothing was sent. */
   error?: string
 }
@@ -27,6 +35,8 @@ export interface DispatchResult {
 export interface AlerterStats {
   /** Alerts accepted by dispatch. */
   alerts: number
+  /** Alerts not sent on purpose (silenced, inhibited, deduped, unknown resolves). */
+  suppressed: number
   /** Inputs rejected by dispatch (not a valid alert). */
   rejected: number
   /** Lines the transport or CLI skipped as bad (not JSON, wrong field types, too long). */
@@ -53,6 +63,14 @@ export interface Alerter {
   summary (q?: SummaryQuery): Summary
   /** Each channel's final outcome for one alert (needs `store`). */
   receipts (alertId: string): Receipt[]
+  /** Acknowledges an alert (by id, or every alert of a fingerprint): its pending escalations stop. Returns the ids acknowledged. */
+  ack (idOrFingerprint: string, by?: string, comment?: string): string[]
+  /** Creates a silence (stored when a store is configured, so other processes see it). */
+  silence (input: SilenceInput): Silence
+  /** Active and future silences (and expired ones with `includeExpired`). */
+  silences (includeExpired?: boolean): Silence[]
+  /** Ends a silence now; false when no such active silence exists. */
+  expireSilence (id: string): boolean
   /** Resolves when every channel module is loaded (and the store opened); rejects when one cannot start. */
   readonly ready: Promise<void>
   /** The validated options. */
@@ -66,6 +84,8 @@ export interface AlerterDeps {
   reporter?: Reporter
   /** How often the one-line stderr summary may appear (only when something failed or was dropped). Default 60000. */
   summaryIntervalMs?: number
+  /** The clock for silences, dedupe windows, inhibition, grouping and time intervals (tests). Default Date.now. */
+  now?: () => number
 }
 
 /** Validates options synchronously (throws ConfigError); channel modules load in the background. */
@@ -78,7 +98,18 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   retainHttpAgent()
   const deliverers = new Map<string, Deliverer>()
   const inflight = new Set<Promise<unknown>>()
-  const counters = { alerts: 0, rejected: 0, delivered: 0, failed: 0 }
+  const counters = { alerts: 0, rejected: 0, delivered: 0, failed: 0, suppressed: 0 }
+  const now = deps.now ?? Date.now
+  /** fingerprint → the last firing alert that reached a channel: where its resolve goes. */
+  const firing = new Map<string, { id: string, timestamp: string, channels: string[] }>()
+  const deduper = opts.dedupe === undefined ? undefined : new Deduper(opts.dedupe, now)
+  const inhibitor = opts.inhibit.length === 0 ? undefined : new Inhibitor(opts.inhibit, now)
+  const grouper = opts.group === undefined
+    ? undefined
+    : new Grouper<{ reports: DeliveryReport[], size: number }>(opts.group, async (events, channels) => ({ reports: await deliverAndRecord(events, channels), size: events.length }), now)
+  // These two need the store: made once it is open.
+  let silences = new Silences(opts.silences, undefined, now)
+  let escalator: Escalator | undefined
 
   // Self-metrics on stderr: one line per interval, only when something failed or was dropped.
   let lastSummary = new Map<string, { failed: number, dropped: number, delivered: number }>()
@@ -118,7 +149,12 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       throw new Error(`channel "${cfg.name}" could not start: ${redact((err as Error).message, cfg.secrets)}`)
     }
   })])
-  const ready = loaded.then((results) => {
+  const started = loaded.then((results) => {
+    silences = new Silences(opts.silences, store, now)
+    escalator = new Escalator(async (event, channels) => { await deliverAndRecord([event], channels) }, store, now)
+    return results
+  })
+  const ready = started.then((results) => {
     const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error)
     // A store that cannot open keeps its own error (code, message): it is the one to fix first.
     const storeError = failed.find((e) => e.name === 'StoreError')
@@ -139,8 +175,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     if (store === undefined) return
     let pending: ReturnType<AlertStore['unsettled']>
     try { pending = store.unsettled() } catch (err) { reporter.notice(`pino-alerts: store: could not read the outbox: ${(err as Error).message}`); return }
-    if (pending.length === 0) return
-    reporter.notice(`pino-alerts: delivering ${pending.length} alert(s) left undelivered by the last run (store ${store.path})`)
+    if (pending.length > 0) reporter.notice(`pino-alerts: delivering ${pending.length} alert(s) left undelivered by the last run (store ${store.path})`)
     for (const p of pending) {
       let event: AlertEvent
       try { event = AlertEvent.fromJSON(p.event) } catch (err) { reporter.notice(`pino-alerts: store: skipping unreadable outbox entry: ${(err as Error).message}`); continue }
@@ -153,18 +188,22 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       const remaining = p.routes.filter((c) => !done.has(c))
       if (remaining.length === 0) { storeSafely('settle', (s) => s.settle(event.id)); continue }
       counters.alerts++
-      void track(run(event, remaining))
+      void track(deliverAndRecord([event], remaining).then((deliveries) => ({ id: event.id, deliveries })))
     }
+    try {
+      const n = escalator?.restore() ?? 0
+      if (n > 0) reporter.notice(`pino-alerts: ${n} pending escalation step(s) re-armed from the store`)
+    } catch (err) { reporter.notice(`pino-alerts: store: could not re-arm escalations: ${(err as Error).message}`) }
   }
 
-  async function run (event: AlertEvent, replayTo?: string[]): Promise<DispatchResult> {
-    await loaded
-    const route = replayTo ?? opts.routes[event.severity]
-    // The outbox write comes before any delivery (a replay is stored already).
-    if (replayTo === undefined) storeSafely('write the alert', (s) => s.insert(event.toJSON(), route))
+  /**
+   * Delivers one alert, or a digest that travels together, to `route` in parallel; each channel that
+   * fails gets a failover stand-in. Returns every report, routed channels first.
+   */
+  async function deliverTo (events: AlertEvent[], route: readonly string[]): Promise<DeliveryReport[]> {
+    const send = (d: Deliverer): Promise<DeliveryReport> => (events.length === 1 ? d.deliver(events[0] as AlertEvent) : d.deliverBatch(events))
     const standIns = new Map<string, { report: Promise<DeliveryReport>, stands: string[] }>()
-
-    const failover = async (failed: DeliveryReport): Promise<DeliveryReport | undefined> => {
+    const failover = async (failed: DeliveryReport): Promise<void> => {
       const list = opts.failover
       const from = list.indexOf(failed.channel)
       for (const name of list.slice(from + 1)) {
@@ -174,43 +213,118 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
         const existing = standIns.get(name)
         if (existing !== undefined) {
           const r = await existing.report
-          if (r.ok) { existing.stands.push(failed.channel); r.standInFor = existing.stands.join(',') ; return undefined }
+          if (r.ok) { existing.stands.push(failed.channel); r.standInFor = existing.stands.join(','); return }
           continue
         }
         if (!d.healthy) continue
-        const entry = { report: d.deliver(event), stands: [failed.channel] }
+        const entry = { report: send(d), stands: [failed.channel] }
         standIns.set(name, entry)
         const r = await entry.report
         r.standInFor = entry.stands.join(',')
-        if (r.ok) return r
+        if (r.ok) return
       }
-      return undefined
     }
-
-    const standInReports: DeliveryReport[] = []
     const routed = await Promise.all(route.map(async (name) => {
       const d = deliverers.get(name)
-      const r: DeliveryReport = d !== undefined ? await d.deliver(event) : { channel: name, ok: false, attempts: 0, error: `${name}: channel could not start` }
+      const r: DeliveryReport = d !== undefined ? await send(d) : { channel: name, ok: false, attempts: 0, error: `${name}: channel could not start` }
       if (!r.ok) await failover(r)
       return r
     }))
+    const standInReports: DeliveryReport[] = []
     for (const entry of standIns.values()) standInReports.push(await entry.report)
+    return [...routed, ...standInReports]
+  }
 
-    const standInOk = new Set(standInReports.filter((r) => r.ok).flatMap((r) => (r.standInFor ?? '').split(',')))
-    const lost = routed.filter((r) => !r.ok && !standInOk.has(r.channel))
-    if (lost.length === 0) counters.delivered++
-    else {
-      counters.failed++
-      reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) not delivered: ${lost.map((r) => r.error ?? r.channel).join('; ')}`)
-    }
-    const deliveries = [...routed, ...standInReports]
+  /** deliverTo, then receipts, settling, the firing record for resolves, and the stderr notice for what was lost. */
+  async function deliverAndRecord (events: AlertEvent[], route: readonly string[]): Promise<DeliveryReport[]> {
+    const deliveries = await deliverTo(events, route)
+    const standInOk = new Set(deliveries.filter((r) => r.ok && r.standInFor !== undefined).flatMap((r) => (r.standInFor ?? '').split(',')))
+    const lost = deliveries.filter((r) => !r.ok && r.standInFor === undefined && !standInOk.has(r.channel))
     // Outcomes cut short by the shutdown deadline are not final: the alert stays in the outbox and is
     // delivered at the next start. Everything else is a receipt, and the alert is settled.
     const cutShort = stop.signal.aborted && deliveries.some((r) => !r.ok)
-    storeSafely('record receipts', (s) => {
-      for (const r of deliveries) if (r.ok || !cutShort) s.receipt(event.id, r)
-      if (!cutShort) s.settle(event.id)
-    })
+    const okChannels = deliveries.filter((r) => r.ok).map((r) => r.channel)
+    for (const event of events) {
+      if (lost.length === 0) counters.delivered++
+      else {
+        counters.failed++
+        reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) not delivered: ${lost.map((r) => r.error ?? r.channel).join('; ')}`)
+      }
+      storeSafely('record receipts', (s) => {
+        for (const r of deliveries) if (r.ok || !cutShort) s.receipt(event.id, r)
+        if (!cutShort) s.settle(event.id)
+      })
+      if (event.status === 'firing' && okChannels.length > 0) {
+        firing.set(event.fingerprint, { id: event.id, timestamp: event.timestamp, channels: okChannels })
+        if (firing.size > 50_000) firing.delete(firing.keys().next().value as string)
+      }
+    }
+    return deliveries
+  }
+
+  /** The channels that carried the last firing alert of a fingerprint (memory, then the store). */
+  function firingRecord (fingerprint: string): { id: string, timestamp: string, channels: string[] } | undefined {
+    const mem = firing.get(fingerprint)
+    if (mem !== undefined) return mem
+    if (store === undefined) return undefined
+    try { return store.lastDelivered(fingerprint) } catch { return undefined }
+  }
+
+  /** The noise-control pipeline: resolve → silence → inhibit → dedupe → route → group → deliver. */
+  async function run (input: AlertEvent): Promise<DispatchResult> {
+    await started
+    let event = input
+    const record = (route: readonly string[], suppressed?: string): void =>
+      storeSafely('write the alert', (s) => s.insert(event.toJSON(), route, now(), suppressed))
+    const suppress = (why: NonNullable<DispatchResult['suppressed']>, detail?: string): DispatchResult => {
+      counters.suppressed++
+      record([], why)
+      return detail === undefined ? { id: event.id, deliveries: [], suppressed: why } : { id: event.id, deliveries: [], suppressed: why, detail }
+    }
+
+    inhibitor?.observe(event)
+
+    if (event.status === 'resolved') {
+      const fired = firingRecord(event.fingerprint)
+      deduper?.forget(event.fingerprint)
+      if (fired === undefined) return suppress('resolve-unknown', 'no delivered firing alert with this fingerprint')
+      escalator?.cancel(fired.id)
+      firing.delete(event.fingerprint)
+      const duration = Date.parse(event.timestamp) - Date.parse(fired.timestamp)
+      const firingFor = formatDuration(Math.max(0, duration))
+      event = new AlertEvent({
+        ...event.toJSON(),
+        body: event.body === '' ? `Firing for ${firingFor}.` : `${event.body}\n\nFiring for ${firingFor}.`,
+        metadata: { ...event.metadata, firingFor, firingAlertId: fired.id }
+      })
+      record(fired.channels)
+      const deliveries = await deliverAndRecord([event], fired.channels)
+      return { id: event.id, deliveries }
+    }
+
+    const silence = silences.match(event)
+    if (silence !== undefined) return suppress('silence', `silence ${silence.id}`)
+    const inhibitedBy = inhibitor?.inhibitedBy(event) ?? -1
+    if (inhibitedBy >= 0) return suppress('inhibit', `inhibit[${inhibitedBy}]`)
+    if (deduper !== undefined) {
+      const d = deduper.check(event)
+      if (d.suppress) return suppress('dedupe', `repeat ${d.repeats} within ${deduper.windowFor(event)} ms`)
+      if (d.repeats > 0) event = new AlertEvent({ ...event.toJSON(), title: `${event.title} (+${d.repeats} repeat${d.repeats === 1 ? '' : 's'} suppressed)` })
+    }
+
+    const decision = routeFor(event, opts, new Date(now()))
+    // The outbox write comes before any delivery.
+    record(decision.channels)
+    let deliveries: DeliveryReport[]
+    if (grouper !== undefined && decision.channels.length > 0) {
+      const { reports, size } = await grouper.add(event, decision.channels)
+      deliveries = size > 1 ? reports.map((r) => ({ ...r, digestOf: r.digestOf ?? size })) : reports
+    } else {
+      deliveries = await deliverAndRecord([event], decision.channels)
+    }
+    if (decision.escalate.length > 0 && escalator !== undefined) {
+      try { escalator.schedule(event, decision.escalate) } catch (err) { reporter.notice(`pino-alerts: could not schedule escalation: ${(err as Error).message}`) }
+    }
     return { id: event.id, deliveries }
   }
 
@@ -251,12 +365,16 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       return track(run(event))
     },
     async flush () {
+      void grouper?.flushAll()
       await settle(Date.now() + opts.shutdownTimeoutMs)
       await Promise.all([...deliverers.values()].map(async (d) => await d.channel.flush?.().catch(() => {})))
     },
     close () {
       closing ??= (async () => {
         const deadline = Date.now() + opts.shutdownTimeoutMs
+        // Grouped alerts still waiting go out now: nothing is held back at exit.
+        void grouper?.flushAll()
+        escalator?.close()
         await settle(deadline)
         if (inflight.size > 0) {
           reporter.notice(`pino-alerts: shutdown deadline (${opts.shutdownTimeoutMs} ms) reached with ${inflight.size} alert(s) still being delivered; stopping them`)
@@ -281,6 +399,21 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       for (const [name, d] of deliverers) channels[name] = d.stats()
       return { ...counters, badLines: reporter.badLines, inFlight: inflight.size, channels }
     },
+    ack (idOrFingerprint, by = '', comment = '') {
+      let ids: string[]
+      if (store !== undefined) {
+        ids = store.get(idOrFingerprint) !== undefined ? [idOrFingerprint] : store.idsOf(idOrFingerprint)
+        for (const id of ids) storeSafely('record the acknowledgement', (s) => s.ack(id, by, comment, now()))
+      } else {
+        const fired = firing.get(idOrFingerprint)
+        ids = fired !== undefined ? [fired.id] : [idOrFingerprint]
+      }
+      for (const id of ids) escalator?.cancel(id)
+      return ids
+    },
+    silence: (input) => silences.add(input),
+    silences: (includeExpired = false) => silences.list(includeExpired),
+    expireSilence: (id) => silences.expire(id),
     history: (q) => needStore().history(q),
     summary: (q) => needStore().summary(q),
     receipts: (id) => needStore().receipts(id)
@@ -296,4 +429,19 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
 
 function isResolved (o: unknown): o is ResolvedOptions {
   return o !== null && typeof o === 'object' && Array.isArray((o as ResolvedOptions).channels) && Array.isArray((o as ResolvedOptions).warnings)
+}
+
+/** 3723000 → "1h 2m 3s". */
+export function formatDuration (ms: number): string {
+  const s = Math.round(ms / 1000)
+  const parts: string[] = []
+  const d = Math.floor(s / 86400)
+  const h = Math.floor((s % 86400) / 3600)
+  const m = Math.floor((s % 3600) / 60)
+  const sec = s % 60
+  if (d > 0) parts.push(`${d}d`)
+  if (h > 0) parts.push(`${h}h`)
+  if (m > 0) parts.push(`${m}m`)
+  if (sec > 0 || parts.length === 0) parts.push(`${sec}s`)
+  return parts.join(' ')
 }

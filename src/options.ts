@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { ConfigError } from './errors.js'
 import { isSeverity, normalizeSeverity, PINO_LEVELS, SEVERITIES, type Severity } from './event.js'
 import { CHANNEL_TYPES, type ChannelType } from './channels/types.js'
+import { compileTimeIntervals, MatcherError, parseMatchers, type CompiledTimeInterval, type Matcher } from './matchers.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Schema
@@ -125,7 +126,7 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   discord: z.strictObject({
     ...common,
     /** `https://discord.com/api/webhooks/<id>/<token>`; its path is a secret. */
-    webhookUrl: httpUrl.refine((u) => !/\/(slack|github)\/?$/.test(new URL(u).pathname), { message: 'expected the plain webhook URL (the /slack and /github endpoints take other payloads)' }),
+    webhookUrl: httpUrl.refine((u) => { try { return !/\/(slack|github)\/?$/.test(new URL(u).pathname) } catch { return true } }, { message: 'expected the plain webhook URL (the /slack and /github endpoints take other payloads)' }),
     url: httpUrl.optional(),
     /** Discord refuses every message whose name contains "discord" or "clyde", or is "everyone"/"here". */
     username: z.string().min(1).max(80).refine((n) => !/discord|clyde/i.test(n) && !/^(everyone|here)$/i.test(n), { message: 'expected a name without "discord" or "clyde" and not "everyone"/"here" (Discord rejects those)' }).optional(),
@@ -141,18 +142,72 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   })
 }
 
+const matcherList = z.union([z.string().min(1), z.array(z.string().min(1))])
+const timeLike = z.union([z.string().min(1), z.number().int()])
+
+const matrixSchema = z.strictObject({
+  info: z.array(z.string()).optional(),
+  warn: z.array(z.string()).optional(),
+  critical: z.array(z.string()).optional()
+})
+const ruleSchema = z.strictObject({
+  /** Alertmanager matchers; absent = every alert. */
+  match: matcherList.optional(),
+  channels: z.array(z.string()),
+  /** Keep looking at later rules after this one matched. Default false. */
+  continue: z.boolean().optional(),
+  /** The rule applies only inside this named time interval. */
+  activeTime: z.string().min(1).optional(),
+  /** The rule does not apply inside this named time interval (later rules are tried). */
+  muteTime: z.string().min(1).optional(),
+  /** Steps that fire unless the alert was acknowledged or resolved first. */
+  escalate: z.array(z.strictObject({ afterMs: positiveInt, channels: z.array(z.string()).min(1) })).optional()
+})
+
 const levelRef = z.union([z.string().min(1), z.number().int()])
 const severityValue = z.string().refine((s) => normalizeSeverity(s) !== undefined, { message: 'expected "info", "warn" or "critical"' })
 
 const optionsSchema = z.strictObject({
   /** name → channel; `type` defaults to the name. */
   channels: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional(),
-  /** severity → channel names; `"*"` = every enabled channel. Missing severities keep their default. */
-  routes: z.strictObject({
-    info: z.array(z.string()).optional(),
-    warn: z.array(z.string()).optional(),
-    critical: z.array(z.string()).optional()
+  /**
+   * A severity matrix `{ info, warn, critical }` (severity → channel names; `"*"` = every enabled
+   * channel; missing severities keep their default), or a rule list `[{ match, channels, … }]`.
+   * Validated below, by form.
+   */
+  routes: z.unknown().optional(),
+  /** Named Alertmanager-style time intervals for rules' `activeTime` / `muteTime`. */
+  timeIntervals: z.record(z.string().min(1), z.array(z.record(z.string(), z.unknown()))).optional(),
+  /** Same fingerprint within the window → suppressed and counted. Default on, 60000 ms; `false` turns it off. */
+  dedupe: z.union([z.literal(false), z.strictObject({
+    windowMs: durationMs.optional(),
+    /** Cooldowns per alert type: the first rule whose matchers match sets the window. */
+    rules: z.array(z.strictObject({ match: matcherList, windowMs: durationMs })).optional()
+  })]).optional(),
+  /** Alerts sharing the values of `by` go out as one digest per route. */
+  group: z.strictObject({
+    by: z.array(z.string().min(1)).min(1),
+    /** Wait for more alerts of a new group before the first digest. Default 30000. */
+    waitMs: durationMs.optional(),
+    /** Later additions to a group wait this long after its last digest. Default 300000. */
+    intervalMs: durationMs.optional()
   }).optional(),
+  /** Alerts matching a silence in its time window are recorded as silenced and not sent. */
+  silences: z.array(z.strictObject({
+    match: matcherList,
+    startsAt: timeLike.optional(),
+    endsAt: timeLike,
+    comment: z.string().optional(),
+    createdBy: z.string().optional()
+  })).optional(),
+  /** While a firing alert matches `source`, alerts matching `target` with the same `equal` labels are not sent. */
+  inhibit: z.array(z.strictObject({
+    source: matcherList,
+    target: matcherList,
+    equal: z.array(z.string().min(1)).optional(),
+    /** How long a source alert inhibits after it was last seen (unless resolved). Default 3600000. */
+    windowMs: positiveInt.optional()
+  })).optional(),
   /** Stand-ins, in order, for a routed channel whose delivery failed. Default []. */
   failover: z.array(z.string()).optional(),
   /** Read `${envPrefix}*` variables. Default true. */
@@ -203,9 +258,30 @@ export interface ResolvedChannel {
   secrets: string[]
 }
 
+export interface CompiledRule {
+  /** Position in `routes`, for messages. */
+  index: number
+  matchers: Matcher[]
+  channels: string[]
+  continue: boolean
+  activeTime: CompiledTimeInterval[] | undefined
+  muteTime: CompiledTimeInterval[] | undefined
+  escalate: Array<{ afterMs: number, channels: string[] }>
+}
+
+export interface ResolvedSilence { matchers: Matcher[], match: string[], startsAt: number, endsAt: number, comment: string, createdBy: string }
+export interface ResolvedInhibit { source: Matcher[], target: Matcher[], equal: string[], windowMs: number }
+
 export interface ResolvedOptions {
   channels: ResolvedChannel[]
+  /** The severity matrix (the default routing, also for alerts no rule matched). */
   routes: Record<Severity, string[]>
+  /** The rule list, when `routes` is one. */
+  rules: CompiledRule[] | undefined
+  dedupe: { windowMs: number, rules: Array<{ matchers: Matcher[], windowMs: number }> } | undefined
+  group: { by: string[], waitMs: number, intervalMs: number } | undefined
+  silences: ResolvedSilence[]
+  inhibit: ResolvedInhibit[]
   failover: string[]
   alertKey: string
   minLevel: string | number | undefined
@@ -420,11 +496,93 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
     })
     return [...new Set(out)]
   }
+  const matchersAt = (input: string | string[], path: string): Matcher[] => {
+    try {
+      return parseMatchers(input)
+    } catch (err) {
+      issues.push(`${path}: ${err instanceof MatcherError ? err.message : (err as Error).message}`)
+      return []
+    }
+  }
+
+  let intervals = new Map<string, CompiledTimeInterval[]>()
+  if (o.timeIntervals !== undefined) {
+    try {
+      intervals = compileTimeIntervals(o.timeIntervals as never)
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues)
+      else issues.push(`timeIntervals: ${(err as Error).message}`)
+    }
+  }
+  const intervalAt = (name: string | undefined, path: string): CompiledTimeInterval[] | undefined => {
+    if (name === undefined) return undefined
+    const found = intervals.get(name)
+    if (found === undefined) issues.push(`${path}: got ${JSON.stringify(name)}; expected a name from timeIntervals (${[...intervals.keys()].join(', ') || 'none defined'})`)
+    return found ?? []
+  }
+
   const routes = {} as Record<Severity, string[]>
+  let rules: CompiledRule[] | undefined
+  const rawRoutes = o.routes as unknown
+  const MATRIX_KEYS = ['info', 'warn', 'critical']
+  const RULE_KEYS = ['match', 'channels', 'continue', 'activeTime', 'muteTime', 'escalate']
+  const mixed = 'routes: either a severity matrix { info, warn, critical } or a rule list [{ match, channels, … }], not both in one config'
+  let userMatrix: z.output<typeof matrixSchema> = {}
+  if (Array.isArray(rawRoutes)) {
+    rules = []
+    rawRoutes.forEach((raw, i) => {
+      if (raw !== null && typeof raw === 'object' && Object.keys(raw).some((k) => MATRIX_KEYS.includes(k))) { issues.push(`${mixed} (routes[${i}] has severity keys)`); return }
+      const r = ruleSchema.safeParse(raw)
+      if (!r.success) { issues.push(...formatIssues(r.error.issues, raw, ['routes', i])); return }
+      const rule = r.data
+      ;(rules as CompiledRule[]).push({
+        index: i,
+        matchers: rule.match === undefined ? [] : matchersAt(rule.match, `routes[${i}].match`),
+        channels: resolveNames(rule.channels, `routes[${i}].channels`, true, true),
+        continue: rule.continue ?? false,
+        activeTime: intervalAt(rule.activeTime, `routes[${i}].activeTime`),
+        muteTime: intervalAt(rule.muteTime, `routes[${i}].muteTime`),
+        escalate: (rule.escalate ?? []).map((step, j) => ({ afterMs: step.afterMs, channels: resolveNames(step.channels, `routes[${i}].escalate[${j}].channels`, true, true) }))
+      })
+    })
+  } else if (rawRoutes !== undefined) {
+    if (rawRoutes !== null && typeof rawRoutes === 'object' && Object.keys(rawRoutes).some((k) => RULE_KEYS.includes(k))) {
+      issues.push(`${mixed} (got an object with ${Object.keys(rawRoutes).filter((k) => RULE_KEYS.includes(k)).join(', ')}; a rule list is an array)`)
+    } else {
+      const m = matrixSchema.safeParse(rawRoutes)
+      if (m.success) userMatrix = m.data
+      else issues.push(...formatIssues(m.error.issues, rawRoutes, ['routes']))
+    }
+  }
   for (const sev of SEVERITIES) {
-    const user = o.routes?.[sev]
+    const user = userMatrix[sev]
     routes[sev] = resolveNames(user ?? DEFAULT_ROUTES[sev], `routes.${sev}`, user !== undefined, true)
   }
+
+  const dedupe = o.dedupe === false
+    ? undefined
+    : {
+        windowMs: o.dedupe?.windowMs ?? 60_000,
+        rules: (o.dedupe?.rules ?? []).map((r, i) => ({ matchers: matchersAt(r.match, `dedupe.rules[${i}].match`), windowMs: r.windowMs }))
+      }
+  const group = o.group === undefined ? undefined : { by: o.group.by, waitMs: o.group.waitMs ?? 30_000, intervalMs: o.group.intervalMs ?? 300_000 }
+  const timeAt = (t: string | number, path: string): number => {
+    const ms = typeof t === 'number' ? t : Date.parse(t)
+    if (Number.isNaN(ms)) issues.push(`${path}: got ${JSON.stringify(t)}; expected an ISO 8601 time or epoch milliseconds`)
+    return ms
+  }
+  const silences: ResolvedSilence[] = (o.silences ?? []).map((s, i) => {
+    const startsAt = s.startsAt === undefined ? 0 : timeAt(s.startsAt, `silences[${i}].startsAt`)
+    const endsAt = timeAt(s.endsAt, `silences[${i}].endsAt`)
+    if (endsAt <= startsAt) issues.push(`silences[${i}].endsAt: got ${JSON.stringify(s.endsAt)}; expected a time after startsAt`)
+    return { matchers: matchersAt(s.match, `silences[${i}].match`), match: Array.isArray(s.match) ? s.match : [s.match], startsAt, endsAt, comment: s.comment ?? '', createdBy: s.createdBy ?? 'options' }
+  })
+  const inhibit: ResolvedInhibit[] = (o.inhibit ?? []).map((r, i) => ({
+    source: matchersAt(r.source, `inhibit[${i}].source`),
+    target: matchersAt(r.target, `inhibit[${i}].target`),
+    equal: r.equal ?? [],
+    windowMs: r.windowMs ?? 3_600_000
+  }))
   const failover = resolveNames(o.failover ?? [], 'failover', true, false)
 
   const severityByLevel: Record<string, Severity> = {}
@@ -444,6 +602,11 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
   return {
     channels,
     routes,
+    rules,
+    dedupe,
+    group,
+    silences,
+    inhibit,
     failover,
     alertKey: o.alertKey ?? 'alert',
     minLevel,

@@ -82,7 +82,7 @@ describe('console channel', () => {
     expect(lines).toHaveLength(3)
     expect(lines[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z \[WARN\] var_gate: VaR at 90% of limit \{pct=90\}$/)
     expect(lines[1]).toMatch(/\[CRITICAL\] kill_switch: Kill switch triggered — drawdown �\[2Jcleared$/)
-    expect(lines[2]).toMatch(/\[RESOLVED\] recovery: Kill switch reset$/)
+    expect(lines[2]).toMatch(/\[RESOLVED\] kill_switch: Kill switch triggered — Kill switch reset Firing for 0s\.$/)
     expect(r.stderr).not.toContain('\u001b')
   })
 

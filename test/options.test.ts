@@ -29,7 +29,8 @@ describe('option validation', () => {
     expect(configError({ chanels: {} }).message).toMatch(/chanels: unknown option/)
     expect(configError({ channels: { webhook: { url: 'http://127.0.0.1/', secrett: 'x' } } }).message).toMatch(/channels\.webhook\.secrett: unknown option/)
     expect(configError({ routes: { warning: ['console'] } }).message).toMatch(/routes\.warning: unknown option/)
-    expect(configError({ store: { path: 'a.db' } }).message).toMatch(/store: unknown option/)
+    expect(configError({ store: { path: 'a.db', maxAge: 3 } }).message).toMatch(/store\.maxAge: unknown option/)
+    expect(configError({ routes: [{ match: 'source="x"', channels: ['console'], contine: true }] }).message).toMatch(/routes\[0\]\.contine: unknown option/)
   })
 
   it('never shows a secret value in an error', () => {

@@ -18,7 +18,9 @@ export function useColour (setting: unknown, env: NodeJS.ProcessEnv = process.en
 
 export function formatLine (e: AlertEvent, colour: boolean): string {
   const labels = labelsText(e.labels)
-  const text = stripControl(`${e.timestamp} ${subject(e)}${e.body !== '' ? ` — ${e.body}` : ''}${labels !== '' ? ` {${labels}}` : ''}`)
+  // One line per alert: newlines in the body become spaces.
+  const body = e.body.replace(/\s*\n\s*/g, ' ')
+  const text = stripControl(`${e.timestamp} ${subject(e)}${body !== '' ? ` — ${body}` : ''}${labels !== '' ? ` {${labels}}` : ''}`)
   if (!colour) return text
   const c = e.status === 'resolved' ? COLOURS.resolved : COLOURS[e.severity]
   return `${c}${text}${RESET}`

@@ -55,8 +55,11 @@ export interface ChannelStats {
   circuit: string
 }
 
+/** One parcel: an alert, or a group's digest that must travel together. */
 interface Item {
-  event: AlertEvent
+  events: AlertEvent[]
+  /** The most severe of `events` (what the queue bound looks at). */
+  severity: AlertEvent['severity']
   deadline: number
   resolve: (r: DeliveryReport) => void
   /** Settled early (expired while queued). */
@@ -81,22 +84,32 @@ export class Deliverer {
   /** False while the circuit is open: failover skips it. */
   get healthy (): boolean { return this.circuit.state !== 'open' }
   /** Alerts waiting (not in flight). */
-  get queued (): number { return this.queue.length }
+  get queued (): number {
+    let n = 0
+    for (const x of this.queue) n += x.events.length
+    return n
+  }
 
   stats (): ChannelStats {
-    return { type: this.cfg.type, ...this.counters, queued: this.queue.length, inFlight: this.inFlight, circuit: this.circuit.state }
+    return { type: this.cfg.type, ...this.counters, queued: this.queued, inFlight: this.inFlight, circuit: this.circuit.state }
   }
 
   /** Delivers one alert, perhaps in a digest with others waiting for the same channel; never throws. */
   deliver (event: AlertEvent): Promise<DeliveryReport> {
-    this.counters.received++
+    return this.deliverBatch([event])
+  }
+
+  /** Delivers alerts that must travel together (a group's digest); one report for all. Never throws. */
+  deliverBatch (events: AlertEvent[]): Promise<DeliveryReport> {
+    this.counters.received += events.length
     if (this.circuit.state === 'open') {
       // Straight to failover instead of waiting out retries against a service known to be down.
-      this.counters.failed++
+      this.counters.failed += events.length
       return Promise.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row` })
     }
+    const severity = events.some((e) => e.severity === 'critical') ? 'critical' : events.some((e) => e.severity === 'warn') ? 'warn' : 'info'
     return new Promise<DeliveryReport>((resolve) => {
-      this.admit({ event, deadline: Date.now() + this.cfg.deliveryTimeoutMs, resolve })
+      this.admit({ events, severity, deadline: Date.now() + this.cfg.deliveryTimeoutMs, resolve })
       this.pump()
     })
   }
@@ -106,13 +119,13 @@ export class Deliverer {
     const q = this.queue
     if (q.length >= this.cfg.maxQueue) {
       for (const sev of ['info', 'warn'] as const) {
-        const i = q.findIndex((x) => x.event.severity === sev)
+        const i = q.findIndex((x) => x.severity === sev)
         if (i !== -1) {
           this.drop(q.splice(i, 1)[0] as Item)
           q.push(item)
           return
         }
-        if (item.event.severity === sev) {
+        if (item.severity === sev) {
           this.drop(item)
           return
         }
@@ -122,7 +135,7 @@ export class Deliverer {
   }
 
   private drop (item: Item): void {
-    this.counters.dropped++
+    this.counters.dropped += item.events.length
     item.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: dropped, queue full (maxQueue ${this.cfg.maxQueue})` })
   }
 
@@ -161,24 +174,24 @@ export class Deliverer {
   }
 
   private async send (items: Item[]): Promise<void> {
-    const events = items.map((x) => x.event)
+    const events = items.flatMap((x) => x.events)
     const deadline = Math.min(...items.map((x) => x.deadline))
     const r = await this.run(events, deadline)
     if (r.ok) {
       this.circuit.success()
-      this.counters.delivered += items.length
-      if (items.length > 1) this.counters.digests++
+      this.counters.delivered += events.length
+      if (events.length > 1) this.counters.digests++
     } else {
       this.circuit.failure()
-      this.counters.failed += items.length
+      this.counters.failed += events.length
     }
-    for (const x of items) x.resolve(items.length > 1 ? { ...r, digestOf: items.length } : r)
+    for (const x of items) x.resolve(events.length > 1 ? { ...r, digestOf: events.length } : r)
     if (!r.ok && this.circuit.state === 'open') this.failAll(`${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row`)
   }
 
   private failAll (error: string): void {
     for (const x of this.queue.splice(0)) {
-      this.counters.failed++
+      this.counters.failed += x.events.length
       x.resolve({ channel: this.name, ok: false, attempts: 0, error })
     }
   }
@@ -189,7 +202,7 @@ export class Deliverer {
     for (const x of items) {
       if (x.deadline <= now) {
         x.done = true
-        this.counters.failed++
+        this.counters.failed += x.events.length
         x.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` })
       }
     }
@@ -204,7 +217,7 @@ export class Deliverer {
         const x = this.queue[i] as Item
         if (x.deadline <= now) {
           this.queue.splice(i, 1)
-          this.counters.failed++
+          this.counters.failed += x.events.length
           x.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` })
         }
       }

@@ -72,7 +72,18 @@ export const MIGRATIONS: readonly string[] = [
      by TEXT NOT NULL DEFAULT '',
      comment TEXT NOT NULL DEFAULT '',
      at INTEGER NOT NULL
-   );`
+   );`,
+  // 3: why an alert was not sent (silence, inhibit, dedupe, …); escalations that survive a restart
+  `ALTER TABLE alerts ADD COLUMN suppressed TEXT;
+   CREATE TABLE escalations (
+     alert_id TEXT NOT NULL REFERENCES alerts(id) ON DELETE CASCADE,
+     step INTEGER NOT NULL,
+     due_at INTEGER NOT NULL,
+     channels TEXT NOT NULL,
+     state TEXT NOT NULL DEFAULT 'pending',
+     PRIMARY KEY (alert_id, step)
+   );
+   CREATE INDEX escalations_pending ON escalations(due_at) WHERE state = 'pending';`
 ]
 export const SCHEMA_VERSION = MIGRATIONS.length
 
@@ -95,6 +106,15 @@ export interface HistoryEntry extends AlertEventJSON {
   receivedAt: string
   /** Every routed channel (or its stand-in) reached a final outcome. */
   settled: boolean
+  /** Why it was not sent: `silence`, `inhibit`, `dedupe`, `resolve-unknown`. */
+  suppressed?: string
+}
+
+interface Row { event: string, received_at: number, settled: number, suppressed: string | null }
+function entry (r: Row): HistoryEntry {
+  const out: HistoryEntry = { ...(JSON.parse(r.event) as AlertEventJSON), receivedAt: iso(r.received_at), settled: r.settled === 1 }
+  if (r.suppressed !== null) out.suppressed = r.suppressed
+  return out
 }
 
 export interface Receipt {
@@ -116,6 +136,17 @@ export interface Summary {
   byChannel: Record<string, { delivered: number, failed: number }>
   /** Counts per time bucket (by the alert's timestamp), oldest first, empty buckets included. */
   buckets: Array<{ start: string } & Record<Severity, number>>
+}
+
+export interface StoredSilence {
+  id: string
+  /** Alertmanager matchers, as written. */
+  match: string[]
+  startsAt: string
+  endsAt: string
+  comment: string
+  createdBy: string
+  createdAt: string
 }
 
 export interface Outboxed { event: AlertEventJSON, routes: string[], receipts: Receipt[] }
@@ -216,12 +247,82 @@ export class AlertStore {
 
   // -- writes -----------------------------------------------------------------------------------------
 
-  /** The outbox write, before any delivery. An id seen before (a replay, a retried dispatch) is kept. */
-  insert (event: AlertEventJSON, routes: readonly string[], receivedAt = Date.now()): void {
-    this.db.prepare(`INSERT OR IGNORE INTO alerts (id, ts, received_at, source, severity, status, title, fingerprint, event, routes)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+  /**
+   * The outbox write, before any delivery. An id seen before (a replay, a retried dispatch) is kept.
+   * A `suppressed` alert (silenced, inhibited, deduped, …) is recorded settled: nothing to deliver.
+   */
+  insert (event: AlertEventJSON, routes: readonly string[], receivedAt = Date.now(), suppressed?: string): void {
+    this.db.prepare(`INSERT OR IGNORE INTO alerts (id, ts, received_at, source, severity, status, title, fingerprint, event, routes, suppressed, settled, settled_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       event.id, Date.parse(event.timestamp), receivedAt, event.source, event.severity, event.status, event.title,
-      event.fingerprint, JSON.stringify(event), JSON.stringify(routes))
+      event.fingerprint, JSON.stringify(event), JSON.stringify(routes), suppressed ?? null, suppressed === undefined ? 0 : 1, suppressed === undefined ? null : receivedAt)
+  }
+
+  /** Replaces the stored event (the text actually sent: repeats count, firing duration). */
+  updateEvent (event: AlertEventJSON): void {
+    this.db.prepare('UPDATE alerts SET event = ?, title = ? WHERE id = ?').run(JSON.stringify(event), event.title, event.id)
+  }
+
+  /** The last firing alert of a fingerprint that some channel delivered, with those channels. */
+  lastDelivered (fingerprint: string): { id: string, timestamp: string, channels: string[] } | undefined {
+    const row = this.db.prepare(`SELECT a.id AS id, a.ts AS ts FROM alerts a WHERE a.fingerprint = ? AND a.status = 'firing' AND a.suppressed IS NULL
+      AND EXISTS (SELECT 1 FROM receipts r WHERE r.alert_id = a.id AND r.ok = 1) ORDER BY a.ts DESC, a.rowid DESC LIMIT 1`).get(fingerprint) as { id: string, ts: number } | undefined
+    if (row === undefined) return undefined
+    const channels = (this.db.prepare('SELECT channel FROM receipts WHERE alert_id = ? AND ok = 1 ORDER BY at, rowid').all(row.id) as Array<{ channel: string }>).map((r) => r.channel)
+    return { id: row.id, timestamp: iso(row.ts), channels }
+  }
+
+  /** Alert ids of a fingerprint (for acknowledging by fingerprint). */
+  idsOf (fingerprint: string): string[] {
+    return (this.db.prepare('SELECT id FROM alerts WHERE fingerprint = ? ORDER BY ts').all(fingerprint) as Array<{ id: string }>).map((r) => r.id)
+  }
+
+  // -- silences ---------------------------------------------------------------------------------------
+
+  addSilence (s: StoredSilence): void {
+    this.db.prepare('INSERT INTO silences (id, matchers, starts_at, ends_at, comment, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(s.id, JSON.stringify(s.match), Date.parse(s.startsAt), Date.parse(s.endsAt), s.comment, s.createdBy, Date.parse(s.createdAt))
+  }
+
+  /** Silences not yet ended at `now` (all of them with `includeExpired`), newest first. */
+  silences (now = Date.now(), includeExpired = false): StoredSilence[] {
+    const rows = this.db.prepare(`SELECT * FROM silences ${includeExpired ? '' : 'WHERE ends_at > ?'} ORDER BY created_at DESC`).all(...(includeExpired ? [] : [now])) as Array<{ id: string, matchers: string, starts_at: number, ends_at: number, comment: string, created_by: string, created_at: number }>
+    return rows.map((r) => ({ id: r.id, match: JSON.parse(r.matchers) as string[], startsAt: iso(r.starts_at), endsAt: iso(r.ends_at), comment: r.comment, createdBy: r.created_by, createdAt: iso(r.created_at) }))
+  }
+
+  /** Ends a silence now; false when there is no such active silence. */
+  expireSilence (id: string, now = Date.now()): boolean {
+    return this.db.prepare('UPDATE silences SET ends_at = ? WHERE id = ? AND ends_at > ?').run(now, id, now).changes > 0
+  }
+
+  // -- acknowledgements and escalations ---------------------------------------------------------------
+
+  ack (alertId: string, by: string, comment = '', at = Date.now()): void {
+    this.db.prepare('INSERT INTO acks (alert_id, by, comment, at) VALUES (?, ?, ?, ?) ON CONFLICT (alert_id) DO NOTHING').run(alertId, by, comment, at)
+    this.db.prepare("UPDATE escalations SET state = 'cancelled' WHERE alert_id = ? AND state = 'pending'").run(alertId)
+  }
+
+  acked (alertId: string): { by: string, comment: string, at: string } | undefined {
+    const r = this.db.prepare('SELECT by, comment, at FROM acks WHERE alert_id = ?').get(alertId) as { by: string, comment: string, at: number } | undefined
+    return r === undefined ? undefined : { by: r.by, comment: r.comment, at: iso(r.at) }
+  }
+
+  addEscalation (alertId: string, step: number, dueAt: number, channels: readonly string[]): void {
+    this.db.prepare('INSERT OR IGNORE INTO escalations (alert_id, step, due_at, channels) VALUES (?, ?, ?, ?)').run(alertId, step, dueAt, JSON.stringify(channels))
+  }
+
+  setEscalation (alertId: string, step: number, state: 'fired' | 'cancelled'): void {
+    this.db.prepare('UPDATE escalations SET state = ? WHERE alert_id = ? AND step = ?').run(state, alertId, step)
+  }
+
+  cancelEscalations (alertId: string): void {
+    this.db.prepare("UPDATE escalations SET state = 'cancelled' WHERE alert_id = ? AND state = 'pending'").run(alertId)
+  }
+
+  pendingEscalations (): Array<{ alertId: string, step: number, dueAt: number, channels: string[], event: AlertEventJSON }> {
+    const rows = this.db.prepare(`SELECT e.alert_id, e.step, e.due_at, e.channels, a.event FROM escalations e JOIN alerts a ON a.id = e.alert_id
+      WHERE e.state = 'pending' ORDER BY e.due_at`).all() as Array<{ alert_id: string, step: number, due_at: number, channels: string, event: string }>
+    return rows.map((r) => ({ alertId: r.alert_id, step: r.step, dueAt: r.due_at, channels: JSON.parse(r.channels) as string[], event: JSON.parse(r.event) as AlertEventJSON }))
   }
 
   receipt (alertId: string, r: { channel: string, ok: boolean, attempts: number, error?: string, standInFor?: string }, at = Date.now()): void {
@@ -271,15 +372,15 @@ export class AlertStore {
     if (q.source !== undefined) { where.push('source = ?'); args.push(q.source) }
     if (q.status !== undefined) { where.push('status = ?'); args.push(q.status) }
     const limit = Math.min(Math.max(1, Math.floor(q.limit ?? 100)), 10_000)
-    const rows = this.db.prepare(`SELECT event, received_at, settled FROM alerts ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''}
-      ORDER BY ts DESC, rowid DESC LIMIT ?`).all(...args, limit) as Array<{ event: string, received_at: number, settled: number }>
-    return rows.map((r) => ({ ...(JSON.parse(r.event) as AlertEventJSON), receivedAt: iso(r.received_at), settled: r.settled === 1 }))
+    const rows = this.db.prepare(`SELECT event, received_at, settled, suppressed FROM alerts ${where.length > 0 ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY ts DESC, rowid DESC LIMIT ?`).all(...args, limit) as Row[]
+    return rows.map(entry)
   }
 
   /** One alert as stored, or undefined. */
   get (id: string): HistoryEntry | undefined {
-    const r = this.db.prepare('SELECT event, received_at, settled FROM alerts WHERE id = ?').get(id) as { event: string, received_at: number, settled: number } | undefined
-    return r === undefined ? undefined : { ...(JSON.parse(r.event) as AlertEventJSON), receivedAt: iso(r.received_at), settled: r.settled === 1 }
+    const r = this.db.prepare('SELECT event, received_at, settled, suppressed FROM alerts WHERE id = ?').get(id) as Row | undefined
+    return r === undefined ? undefined : entry(r)
   }
 
   receipts (alertId: string): Receipt[] {
