@@ -29,6 +29,8 @@ const addressList = z.union([
   z.string().transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== '')).pipe(z.array(emailAddress).min(1))
 ])
 
+const e164 = z.string().regex(/^\+[1-9]\d{6,14}$/, { message: 'expected an E.164 phone number like "+4915112345678"' })
+
 const retrySchema = z.strictObject({
   /** Attempts in all, the first included. Default 5. */
   maxAttempts: positiveInt.optional(),
@@ -133,6 +135,51 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
     avatarUrl: httpUrl.optional(),
     /** Add `?wait=true` (Discord answers 200 with the message instead of 204). Default false. */
     wait: z.boolean().optional()
+  }),
+  pagerduty: z.strictObject({
+    ...common,
+    /** Events API v2 integration key (32 characters); a secret. */
+    routingKey: z.string().regex(/^[A-Za-z0-9]{32}$/, { message: 'expected the 32-character integration key of an Events API v2 integration' }),
+    /** Events API base URL. Default https://events.pagerduty.com (EU: https://events.eu.pagerduty.com). */
+    url: httpUrl.optional(),
+    /** `payload.source`; default the alert's source. */
+    source: z.string().min(1).max(255).optional(),
+    component: z.string().min(1).optional(),
+    group: z.string().min(1).optional(),
+    class: z.string().min(1).optional(),
+    links: z.array(z.strictObject({ href: httpUrl, text: z.string().optional() })).optional()
+  }),
+  alertmanager: z.strictObject({
+    ...common,
+    /** One Alertmanager, or every member of an HA cluster (each is sent every alert). Env: comma-separated. */
+    url: z.union([httpUrl, z.array(httpUrl).min(1), z.string().transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u !== '')).pipe(z.array(httpUrl).min(1))]),
+    /** `generatorURL` of each alert (a link back to your app). */
+    generatorURL: httpUrl.optional(),
+    /** Re-send firing alerts this often while they fire, as Alertmanager expects. Default 60000. */
+    resendMs: positiveInt.optional()
+  }),
+  otlp: z.strictObject({
+    ...common,
+    /** OpenTelemetry Collector OTLP/HTTP base URL (`/v1/logs` is appended), e.g. http://collector:4318. */
+    url: httpUrl,
+    /** Resource attribute `service.name`. Default "pino-alerts". */
+    serviceName: z.string().min(1).optional(),
+    /** Extra request headers (e.g. an API key for a vendor endpoint). */
+    headers: z.record(z.string(), z.string()).optional(),
+    /** gzip the request body. Default false. */
+    gzip: z.boolean().optional()
+  }),
+  sms: z.strictObject({
+    ...common,
+    /** Twilio Account SID (`AC` + 32 hex). */
+    accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { message: 'expected a Twilio Account SID ("AC" + 32 hex characters)' }),
+    authToken: z.string().min(1),
+    /** Sender: an E.164 number or a Messaging Service SID (`MG…`). */
+    from: z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, { message: 'expected an E.164 number like "+15005550006" or a Messaging Service SID ("MG…")' }),
+    /** Recipients (E.164): a list or one comma-separated string. */
+    to: z.union([z.array(e164).min(1), z.string().transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== '')).pipe(z.array(e164).min(1))]),
+    /** Twilio API base URL. Default https://api.twilio.com. */
+    apiUrl: httpUrl.optional()
   }),
   teams: z.strictObject({
     ...common,
@@ -371,7 +418,19 @@ const ENV_CHANNELS: Array<{ channel: ChannelType, vars: EnvVar[] }> = [
     ]
   },
   { channel: 'discord', vars: [{ suffix: 'DISCORD_WEBHOOK', key: 'webhookUrl', required: true }] },
-  { channel: 'teams', vars: [{ suffix: 'TEAMS_WEBHOOK', key: 'webhookUrl', required: true }] }
+  { channel: 'teams', vars: [{ suffix: 'TEAMS_WEBHOOK', key: 'webhookUrl', required: true }] },
+  { channel: 'pagerduty', vars: [{ suffix: 'PAGERDUTY_ROUTING_KEY', key: 'routingKey', required: true }] },
+  { channel: 'alertmanager', vars: [{ suffix: 'ALERTMANAGER_URL', key: 'url', required: true }] },
+  { channel: 'otlp', vars: [{ suffix: 'OTLP_URL', key: 'url', required: true }] },
+  {
+    channel: 'sms',
+    vars: [
+      { suffix: 'TWILIO_ACCOUNT_SID', key: 'accountSid', required: true },
+      { suffix: 'TWILIO_AUTH_TOKEN', key: 'authToken', required: true },
+      { suffix: 'SMS_FROM', key: 'from', required: true },
+      { suffix: 'SMS_TO', key: 'to', required: true }
+    ]
+  }
 ]
 
 interface EnvChannel { cfg: Record<string, unknown>, missing: string[], set: string[] }

@@ -18,6 +18,11 @@ export interface Channel<M = unknown> {
   readonly type: string
   render (events: readonly AlertEvent[]): M[]
   send (message: M, ctx: { signal: AbortSignal }): Promise<Outcome>
+  /**
+   * The alert was acknowledged by a person (`alerter.ack`): services with an incident state
+   * (PagerDuty) are told. Only called for channels that delivered the alert.
+   */
+  acknowledge? (event: AlertEvent, ctx: { signal: AbortSignal }): Promise<Outcome>
   /** Make what was sent durable (file: fsync). */
   flush? (): Promise<void>
   close? (): Promise<void>
@@ -35,7 +40,11 @@ export const registry: Record<string, () => Promise<ChannelModule>> = {
   slack: async () => await import('./slack.js'),
   telegram: async () => await import('./telegram.js'),
   discord: async () => await import('./discord.js'),
-  teams: async () => await import('./teams.js')
+  teams: async () => await import('./teams.js'),
+  pagerduty: async () => await import('./pagerduty.js'),
+  alertmanager: async () => await import('./alertmanager.js'),
+  otlp: async () => await import('./otlp.js'),
+  sms: async () => await import('./sms.js')
 }
 
 export async function createChannel (cfg: ResolvedChannel): Promise<Channel> {
