@@ -101,7 +101,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   const counters = { alerts: 0, rejected: 0, delivered: 0, failed: 0, suppressed: 0 }
   const now = deps.now ?? Date.now
   /** fingerprint → the last firing alert that reached a channel: where its resolve goes. */
-  const firing = new Map<string, { id: string, timestamp: string, channels: string[] }>()
+  const firing = new Map<string, { id: string, timestamp: string, channels: string[], event?: AlertEvent }>()
   const deduper = opts.dedupe === undefined ? undefined : new Deduper(opts.dedupe, now)
   const inhibitor = opts.inhibit.length === 0 ? undefined : new Inhibitor(opts.inhibit, now)
   const grouper = opts.group === undefined
@@ -255,11 +255,39 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
         if (!cutShort) s.settle(event.id)
       })
       if (event.status === 'firing' && okChannels.length > 0) {
-        firing.set(event.fingerprint, { id: event.id, timestamp: event.timestamp, channels: okChannels })
+        firing.set(event.fingerprint, { id: event.id, timestamp: event.timestamp, channels: okChannels, event })
         if (firing.size > 50_000) firing.delete(firing.keys().next().value as string)
       }
     }
     return deliveries
+  }
+
+  /** Tells the channels that delivered an alert and keep incident state (PagerDuty) that it was acknowledged. */
+  async function acknowledgeOn (id: string): Promise<void> {
+    let event: AlertEvent | undefined
+    let channels: string[] = []
+    for (const f of firing.values()) if (f.id === id) { event = f.event; channels = f.channels }
+    if (event === undefined && store !== undefined) {
+      try {
+        const stored = store.get(id)
+        if (stored !== undefined) {
+          const { receivedAt: _r, settled: _s, suppressed: _x, ...json } = stored
+          event = AlertEvent.fromJSON(json)
+          channels = store.receipts(id).filter((r) => r.ok).map((r) => r.channel)
+        }
+      } catch (err) { reporter.notice(`pino-alerts: store: could not read alert ${id}: ${(err as Error).message}`) }
+    }
+    if (event === undefined) return
+    const ev = event
+    await Promise.all(channels.map(async (name) => {
+      const ch = deliverers.get(name)?.channel
+      if (ch?.acknowledge === undefined) return
+      const signal = AbortSignal.timeout(deliverers.get(name)?.cfg.timeoutMs ?? 10_000)
+      try {
+        const out = await ch.acknowledge(ev, { signal })
+        if (!out.ok) reporter.notice(`pino-alerts: ${name}: could not acknowledge alert ${id}: ${out.error}`)
+      } catch (err) { reporter.notice(`pino-alerts: ${name}: could not acknowledge alert ${id}: ${(err as Error).message}`) }
+    }))
   }
 
   /** The channels that carried the last firing alert of a fingerprint (memory, then the store). */
@@ -408,7 +436,10 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
         const fired = firing.get(idOrFingerprint)
         ids = fired !== undefined ? [fired.id] : [idOrFingerprint]
       }
-      for (const id of ids) escalator?.cancel(id)
+      for (const id of ids) {
+        escalator?.cancel(id)
+        void track(acknowledgeOn(id))
+      }
       return ids
     },
     silence: (input) => silences.add(input),
