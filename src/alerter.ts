@@ -131,6 +131,10 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   }
   const summaryTimer = setInterval(summarize, deps.summaryIntervalMs ?? 60_000)
   summaryTimer.unref()
+  // With a store, the live counters are written every few seconds for the dashboard's /metrics.
+  const processId = `${process.pid}@${(process.env.HOSTNAME ?? '')}#${Math.random().toString(36).slice(2, 8)}`
+  const statsTimer = setInterval(() => storeSafely('write live counters', (s) => s.writeStats(processId, alerter.stats())), 5000)
+  statsTimer.unref()
   let closing: Promise<void> | undefined
 
   // Channels start independently: one that cannot start (say, an unwritable file path) is reported
@@ -416,6 +420,8 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
         }))
         await releaseHttpAgent(stop.signal.aborted)
         clearInterval(summaryTimer)
+        clearInterval(statsTimer)
+        storeSafely('write live counters', (s) => s.writeStats(processId, alerter.stats()))
         store?.close()
         summarize()
         reporter.flush()

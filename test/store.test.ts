@@ -194,7 +194,7 @@ describe('store: schema and files', () => {
       expect(s.history({ limit: 10 }).map((h) => h.title)).toEqual(['from v1'])
     } finally { s.close() }
     const check = new Database(path, { readonly: true })
-    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r: any) => r.name)).toEqual(['acks', 'alerts', 'escalations', 'receipts', 'silences'])
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all().map((r: any) => r.name)).toEqual(['acks', 'alerts', 'escalations', 'receipts', 'runtime_stats', 'silences'])
     check.close()
   })
 

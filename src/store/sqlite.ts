@@ -83,7 +83,13 @@ export const MIGRATIONS: readonly string[] = [
      state TEXT NOT NULL DEFAULT 'pending',
      PRIMARY KEY (alert_id, step)
    );
-   CREATE INDEX escalations_pending ON escalations(due_at) WHERE state = 'pending';`
+   CREATE INDEX escalations_pending ON escalations(due_at) WHERE state = 'pending';`,
+  // 4: live counters of the processes writing to this store (for the dashboard's /metrics)
+  `CREATE TABLE runtime_stats (
+     process TEXT PRIMARY KEY,
+     at INTEGER NOT NULL,
+     stats TEXT NOT NULL
+   );`
 ]
 export const SCHEMA_VERSION = MIGRATIONS.length
 
@@ -354,6 +360,32 @@ export class AlertStore {
     this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(cutoff)
     this.db.prepare('DELETE FROM acks WHERE alert_id NOT IN (SELECT id FROM alerts)').run()
     return { deleted }
+  }
+
+  // -- live counters --------------------------------------------------------------------------------
+
+  /** A process's latest `alerter.stats()` (written every few seconds by each alerter with a store). */
+  writeStats (processId: string, stats: unknown, at = Date.now()): void {
+    this.db.prepare('INSERT INTO runtime_stats (process, at, stats) VALUES (?, ?, ?) ON CONFLICT (process) DO UPDATE SET at = excluded.at, stats = excluded.stats')
+      .run(processId, at, JSON.stringify(stats))
+  }
+
+  /** Every process's latest counters, newest first; those older than `maxAgeMs` are left out. */
+  runtimeStats (maxAgeMs = 60_000, now = Date.now()): Array<{ process: string, at: string, stats: any }> {
+    const rows = this.db.prepare('SELECT process, at, stats FROM runtime_stats WHERE at >= ? ORDER BY at DESC').all(now - maxAgeMs) as Array<{ process: string, at: number, stats: string }>
+    return rows.map((r) => ({ process: r.process, at: iso(r.at), stats: JSON.parse(r.stats) }))
+  }
+
+  /** The newest alert's rowid: a cheap "anything new?" for pollers (the dashboard). */
+  lastRowId (): number {
+    const r = this.db.prepare('SELECT max(rowid) AS id FROM alerts').get() as { id: number | null }
+    return r.id ?? 0
+  }
+
+  /** Alerts stored after `rowid`, oldest first (at most `limit`). */
+  since (rowid: number, limit = 1000): Array<HistoryEntry & { rowid: number }> {
+    const rows = this.db.prepare('SELECT rowid, event, received_at, settled, suppressed FROM alerts WHERE rowid > ? ORDER BY rowid LIMIT ?').all(rowid, limit) as Array<Row & { rowid: number }>
+    return rows.map((r) => ({ ...entry(r), rowid: r.rowid }))
   }
 
   // -- queries ----------------------------------------------------------------------------------------
