@@ -310,6 +310,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       storeSafely('write the alert', (s) => s.insert(event.toJSON(), route, now(), suppressed))
     const suppress = (why: NonNullable<DispatchResult['suppressed']>, detail?: string): DispatchResult => {
       counters.suppressed++
+      if (why !== 'resolve-unknown') for (const c of routeFor(event, opts, new Date(now())).channels) deliverers.get(c)?.countSuppressed()
       record([], why)
       return detail === undefined ? { id: event.id, deliveries: [], suppressed: why } : { id: event.id, deliveries: [], suppressed: why, detail }
     }

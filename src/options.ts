@@ -269,6 +269,12 @@ const optionsSchema = z.strictObject({
   shutdownTimeoutMs: positiveInt.optional(),
   /** Longer lines are counted as bad and skipped. Default 1 MiB. */
   maxLineLength: positiveInt.optional(),
+  /**
+   * Transport only: also write every log line, unchanged, to this file or file descriptor (1 = stdout),
+   * as `pino/file` would. One `target: 'pino-alerts'` then replaces `targets: [pino/file, pino-alerts]`
+   * and avoids pino's per-line multistream (see README, Performance).
+   */
+  destination: z.union([z.string().min(1), z.number().int().nonnegative()]).optional(),
   /** History + outbox (SQLite, needs better-sqlite3). Off when absent. Env RISK_ALERTS_STORE. */
   store: z.strictObject({
     path: z.string().min(1),
@@ -335,6 +341,7 @@ export interface ResolvedOptions {
   severityByLevel: Record<string, Severity>
   shutdownTimeoutMs: number
   maxLineLength: number
+  destination: string | number | undefined
   store: { path: string, maxAgeDays: number, maxRows: number } | undefined
   /** Start-up warnings (partly configured channels), printed once. */
   warnings: string[]
@@ -672,6 +679,7 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
     severityByLevel,
     shutdownTimeoutMs: o.shutdownTimeoutMs ?? 8000,
     maxLineLength: o.maxLineLength ?? 1024 * 1024,
+    destination: o.destination,
     store: storePath === undefined ? undefined : { path: storePath, maxAgeDays: o.store?.maxAgeDays ?? 30, maxRows: o.store?.maxRows ?? 1_000_000 },
     warnings
   }

@@ -11,6 +11,11 @@
  * awaits every delivery in flight, bounded by `shutdownTimeoutMs`; pino gives a worker 10 s.
  */
 import { Writable } from 'node:stream'
+import sonicBoom from 'sonic-boom'
+
+// sonic-boom is CommonJS: its class is the default export at run time.
+const SonicBoom = sonicBoom as unknown as typeof import('sonic-boom').SonicBoom
+type SonicBoom = InstanceType<typeof SonicBoom>
 import { parentPort, workerData } from 'node:worker_threads'
 import { createAlerter, type Alerter } from './alerter.js'
 import { InvalidAlertError, type PinoAlertsError } from './errors.js'
@@ -45,6 +50,8 @@ export interface AlertStreamOptions {
   alerter: Alerter
   context: RecordContext
   maxLineLength: number
+  /** Every chunk is also written here, unchanged (option `destination`). */
+  forward?: SonicBoom
 }
 
 export class AlertStream extends Writable {
@@ -53,6 +60,7 @@ export class AlertStream extends Writable {
   private readonly marker: string
   private readonly maxLine: number
   private readonly reporter: Reporter
+  private readonly forward: SonicBoom | undefined
   private pending = ''
   private oversized = false
   private oversizedHasMarker = false
@@ -64,16 +72,32 @@ export class AlertStream extends Writable {
     this.reporter = o.alerter.reporter
     this.marker = `"${o.context.alertKey}"`
     this.maxLine = o.maxLineLength
+    this.forward = o.forward
   }
 
   override _write (chunk: string | Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    this.scan(typeof chunk === 'string' ? chunk : chunk.toString('utf8'))
+    const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8')
+    if (this.forward !== undefined && !this.forward.write(text)) {
+      // Back-pressure from the destination: wait for it, as pino/file does.
+      this.scan(text)
+      this.forward.once('drain', () => cb())
+      return
+    }
+    this.scan(text)
     cb()
   }
 
   override _final (cb: (err?: Error | null) => void): void {
     if (this.pending !== '' || this.oversized) this.endPending()
-    this.alerter.close().then(() => cb(), cb)
+    const forwarded = this.forward === undefined
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+        const f = this.forward as SonicBoom
+        f.once('close', () => resolve())
+        f.once('error', () => resolve())
+        f.end()
+      })
+    Promise.all([forwarded, this.alerter.close()]).then(() => cb(), cb)
   }
 
   override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {
@@ -237,7 +261,8 @@ export default async function pinoAlertsTransport (options: AlertsOptions & { pi
   // Validate level names (custom ones included) before any channel starts.
   const context = recordContext(opts, config?.levels, config?.messageKey ?? 'msg')
   const alerter = createAlerter(opts)
-  const stream = new AlertStream({ alerter, context, maxLineLength: opts.maxLineLength })
+  const forward = opts.destination === undefined ? undefined : new SonicBoom({ dest: opts.destination, sync: false, mkdir: true })
+  const stream = new AlertStream(forward === undefined ? { alerter, context, maxLineLength: opts.maxLineLength } : { alerter, context, maxLineLength: opts.maxLineLength, forward })
   if (config === undefined && pinoWillSendConfig()) {
     // Late config (logger created more than 2 s after the transport): apply it from then on.
     onPinoConfig((c) => {

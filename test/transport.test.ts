@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
@@ -112,5 +113,22 @@ describe('pino transport (real worker threads)', () => {
       expect(r.stderr).toContain('Invalid pino-alerts options')
       expect(r.stderr).toContain(cases[i]![1])
     })
+  })
+
+  it('destination: one target writes every line unchanged (as pino/file would) and alerts', async () => {
+    const dir = tempDir()
+    const file = join(dir, 'alerts.jsonl')
+    const log = join(dir, 'logs', 'app.log')
+    const transport = pino.transport({ target: 'pino-alerts', options: { env: false, destination: log, channels: { console: { enabled: false }, file: { path: file } } } })
+    const logger = pino({ base: undefined, timestamp: false }, transport)
+    for (let i = 0; i < 500; i++) logger.info({ i, text: 'ünïcødé ✓' }, 'line')
+    logger.error({ alert: { source: 'risk_gate' } }, 'Order blocked')
+    await end(transport)
+    const lines = readFileSync(log, 'utf8').split('\n')
+    expect(lines.pop()).toBe('')
+    expect(lines).toHaveLength(501)
+    expect(lines[0]).toBe('{"level":30,"i":0,"text":"ünïcødé ✓","msg":"line"}')
+    expect(lines[500]).toBe('{"level":50,"alert":{"source":"risk_gate"},"msg":"Order blocked"}')
+    expect(readJsonl(file).map((e) => e.title)).toEqual(['Order blocked'])
   })
 })

@@ -39,7 +39,11 @@ export function create (cfg: ResolvedChannel): Channel<WebhookMessage> {
       return [{ id, body: JSON.stringify({ events: bySeverity(events).map((e) => e.toJSON()) }) }]
     },
     async send (message: WebhookMessage, { signal }): Promise<Outcome> {
-      const headers: Record<string, string> = { ...extra, 'content-type': 'application/json', 'user-agent': 'pino-alerts' }
+      // Header names are case-insensitive: user headers are lower-cased so ours replace theirs, never sit beside them.
+      const headers: Record<string, string> = {}
+      for (const [k, v] of Object.entries(extra)) headers[k.toLowerCase()] = v
+      headers['content-type'] = 'application/json'
+      headers['user-agent'] = 'pino-alerts'
       headers['webhook-id'] = message.id
       if (secret !== undefined) {
         const ts = Math.floor(Date.now() / 1000)

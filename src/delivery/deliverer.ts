@@ -94,6 +94,11 @@ export class Deliverer {
     return { type: this.cfg.type, ...this.counters, queued: this.queued, inFlight: this.inFlight, circuit: this.circuit.state }
   }
 
+  /** An alert routed here was not sent on purpose (silence, inhibit, dedupe). */
+  countSuppressed (): void {
+    this.counters.suppressed++
+  }
+
   /** Delivers one alert, perhaps in a digest with others waiting for the same channel; never throws. */
   deliver (event: AlertEvent): Promise<DeliveryReport> {
     return this.deliverBatch([event])

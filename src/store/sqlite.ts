@@ -467,7 +467,8 @@ export class AlertStore {
 
 /** Opens a store file read-only for queries (CLI, dashboard, scripts); close it when done. */
 export function openStore (path: string, opts: { readonly?: boolean } = {}): AlertStore {
-  return AlertStore.open({ path, maxAgeDays: 30, maxRows: 1_000_000, readonly: opts.readonly ?? true })
+  // Retention is the writing app's business (its own maxAgeDays/maxRows): a reader never deletes.
+  return AlertStore.open({ path, maxAgeDays: Infinity, maxRows: Number.MAX_SAFE_INTEGER, readonly: opts.readonly ?? true })
 }
 
 /** `history` over a store path (opens, queries, closes). */
