@@ -134,7 +134,7 @@ function annotationsOf (e: AlertEvent, dropped: number): Record<string, string> 
   if (Object.keys(e.metadata).length > 0) {
     let json: string
     try { json = JSON.stringify(e.metadata) } catch (err) { json = JSON.stringify({ error: `metadata could not be serialised: ${(err as Error).message}` }) }
-    a.metadata = truncate(wellFormed(json), AM_LIMITS.metadata)
+    a.metadata = truncate(wellFormedJson(json), AM_LIMITS.metadata)
   }
   a.alert_id = oneLine(e.id, AM_LIMITS.annotation)
   if (e.trace !== undefined) {
@@ -143,6 +143,14 @@ function annotationsOf (e: AlertEvent, dropped: number): Record<string, string> 
   }
   if (dropped > 0) a.labels_truncated = `${dropped} more label${dropped === 1 ? '' : 's'} not sent (at most ${AM_LIMITS.labels})`
   return a
+}
+
+/**
+ * JSON.stringify writes a lone surrogate as a `\udXXX` escape (paired ones stay raw), which
+ * Alertmanager decodes into U+FFFD anyway: done here, so that what is sent is what is shown.
+ */
+function wellFormedJson (json: string): string {
+  return wellFormed(json).replace(/(?<=(?:^|[^\\])(?:\\\\)*)\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g, '\ufffd')
 }
 
 /** A stable key of a label set (Alertmanager's identity of an alert). */
@@ -287,9 +295,10 @@ export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
     if (e.status === 'resolved') {
       const known = identity.get(e.fingerprint)
       const labels = known?.labels ?? alertLabels(e).labels
-      const startsAt = known?.startsAt ?? e.timestamp
-      // Never before the start (Alertmanager refuses that), never in the future (it would fire on).
-      const end = Math.max(Date.parse(startsAt), Math.min(Date.parse(e.timestamp), Date.now()))
+      // Never in the future (Alertmanager would keep it firing until then), never before the start (it refuses that).
+      const at = Math.min(Date.parse(e.timestamp), Date.now())
+      const startsAt = known?.startsAt ?? new Date(at).toISOString()
+      const end = Math.max(Date.parse(startsAt), at)
       const a: PostableAlert = { labels, annotations: annotationsOf(e, 0), startsAt, endsAt: new Date(end).toISOString() }
       if (generatorURL !== undefined) a.generatorURL = generatorURL
       return a

@@ -77,7 +77,11 @@ const BUDGET = {
   detailedDigest: 48,
   /** One line of a compact digest, and the text of one compact message. */
   compactLine: 400,
-  compactMessage: 36_000
+  compactMessage: 36_000,
+  /** Beyond this many alerts a digest lists kinds (severity, source, title) with counts. */
+  listedDigest: 1000,
+  /** Lines of an aggregated digest before "…and N more". */
+  maxDigestLines: 2000
 } as const
 
 export const SLACK_COLORS = { critical: '#E01E5A', warn: '#ECB22E', info: '#36C5F0', resolved: '#2EB67D' } as const
@@ -279,13 +283,38 @@ export function renderDigest (events: readonly AlertEvent[], extra: Pick<SlackMe
  * of messages (each message costs a rate-limit token). The colour bar is the most severe alert's.
  */
 function renderCompactDigest (sorted: readonly AlertEvent[], headline: string, top: Look, extra: Pick<SlackMessage, 'username' | 'icon_emoji'>): SlackMessage[] {
-  const lines = sorted.map((e) => {
-    const look = lookOf(e)
-    const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
-    const head = `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 80)}: ${fitSlack(titleOf(e), 200)}*`
-    const body = oneLine(clean(e.body))
-    return body === '' ? head : `${head} — ${fitSlack(body, Math.max(20, BUDGET.compactLine - head.length - 3))}`
-  })
+  let lines: string[]
+  if (sorted.length > BUDGET.listedDigest) {
+    // A flood: alerts with the same severity, source and title are one line with a count, so that
+    // every alert is represented in a few messages (each costs a rate-limit token).
+    const groups = new Map<string, { e: AlertEvent, n: number }>()
+    for (const e of sorted) {
+      const k = `${lookOf(e)}\u0000${e.source}\u0000${e.title}`
+      const g = groups.get(k)
+      if (g === undefined) groups.set(k, { e, n: 1 })
+      else g.n++
+    }
+    lines = [...groups.values()].map(({ e, n }) => {
+      const look = lookOf(e)
+      const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
+      return `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 80)}: ${fitSlack(titleOf(e), 200)}*${n > 1 ? ` ×${n}` : ''}`
+    })
+    if (lines.length > BUDGET.maxDigestLines) {
+      const shown = lines.slice(0, BUDGET.maxDigestLines)
+      const restGroups = [...groups.values()].slice(BUDGET.maxDigestLines)
+      const restAlerts = restGroups.reduce((sum, g) => sum + g.n, 0)
+      shown.push(`_…and ${restAlerts} more alert${restAlerts === 1 ? '' : 's'} of ${restGroups.length} other kind${restGroups.length === 1 ? '' : 's'} (see the history)_`)
+      lines = shown
+    }
+  } else {
+    lines = sorted.map((e) => {
+      const look = lookOf(e)
+      const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
+      const head = `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 80)}: ${fitSlack(titleOf(e), 200)}*`
+      const body = oneLine(clean(e.body))
+      return body === '' ? head : `${head} — ${fitSlack(body, Math.max(20, BUDGET.compactLine - head.length - 3))}`
+    })
+  }
   const messages: string[][][] = [] // message → section → lines
   let sections: string[][] = []
   let section: string[] = []

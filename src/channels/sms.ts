@@ -35,10 +35,7 @@ const MAX_SOURCE = 100
 const MAX_DIGEST_LINE = 160
 const DEFAULT_API_URL = 'https://api.twilio.com'
 
-/**
- * Twilio error codes (https://www.twilio.com/docs/api/errors) that no retry can fix: the request or
- * the account must change. Every other 4xx is permanent too; these get a hint in the error text.
- */
+/** What to do about the Twilio errors (https://www.twilio.com/docs/api/errors) a sender meets most: added to the error text. */
 const HINTS: Record<number, string> = {
   20003: 'check accountSid and authToken',
   20404: 'check accountSid and apiUrl',
@@ -48,18 +45,21 @@ const HINTS: Record<number, string> = {
   21606: '"from" cannot send SMS to this destination; use an SMS-capable Twilio number or a Messaging Service',
   21608: 'trial accounts can only send to verified numbers',
   21610: 'the recipient replied STOP; they must reply START to receive alerts again',
+  21611: 'the sender has over 10 hours of messages queued; retrying later',
   21612: 'the recipient cannot be reached by SMS from this sender',
   21614: 'the "to" number is not a mobile number',
   21617: 'the body exceeds 1600 characters'
 }
-/** Too Many Requests: "never processed and always safe to retry" (Twilio). */
-const TOO_MANY_REQUESTS = 20429
+/**
+ * Retried whatever their HTTP status: 20429 Too Many Requests ("never processed and always safe to
+ * retry"), 21611 the sender's queue is full (it drains at the sender's rate: waiting helps).
+ */
+const RETRYABLE_CODES = new Set([20429, 21611])
 
 interface TwilioError { code?: number, message?: string, status?: number }
 
 /** Whitespace (line breaks included) to one space; control and bidi-override characters and lone surrogates to U+FFFD. */
 export function smsText (s: string): string {
-  // eslint-disable-next-line no-control-regex
   return stripControl(wellFormed(s).replace(/[\s\u0085]+/g, ' ')).replace(/[\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '\ufffd').trim()
 }
 
@@ -144,9 +144,9 @@ export function create (cfg: ResolvedChannel): Channel<SmsMessage> {
 
 /**
  * 2xx: delivered (Twilio answers 201 with the queued message). Twilio's error body
- * `{ code, message, more_info, status }`: 20429 / HTTP 429 retried (after `Retry-After` when given),
- * 5xx and 408 retried, every other error permanent. An answer that is not Twilio's (a proxy's page)
- * is mapped by its HTTP status alone.
+ * `{ code, message, more_info, status }`: 20429 / HTTP 429 and 21611 (sender queue full) retried
+ * (after `Retry-After` when given), 5xx and 408 retried, every other error permanent. An answer that
+ * is not Twilio's (a proxy's page) is mapped by its HTTP status alone.
  */
 export function outcomeFromTwilio (res: HttpResponse, where: string, secrets: readonly string[]): Outcome {
   const { status } = res
@@ -161,7 +161,7 @@ export function outcomeFromTwilio (res: HttpResponse, where: string, secrets: re
   const text = redact(String(err.message ?? '').replace(/\s+/g, ' ').trim(), secrets).slice(0, 200)
   const hint = HINTS[code]
   const error = `${where}: HTTP ${status} Twilio error ${code}${text === '' ? '' : `: ${text}`}${hint === undefined ? '' : ` (${hint})`}`
-  if (code === TOO_MANY_REQUESTS || status === 429 || status === 408 || status >= 500) {
+  if (RETRYABLE_CODES.has(code) || status === 429 || status === 408 || status >= 500) {
     const retryAfterMs = parseRetryAfter(res.headers['retry-after'])
     return retryAfterMs === undefined ? { ok: false, retryable: true, status, error } : { ok: false, retryable: true, status, retryAfterMs, error }
   }

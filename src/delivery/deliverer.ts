@@ -124,10 +124,14 @@ export class Deliverer {
     const q = this.queue
     if (q.length >= this.cfg.maxQueue) {
       for (const sev of ['info', 'warn'] as const) {
-        const i = q.findIndex((x) => x.severity === sev)
+        // A queue of criticals only is common in a flood: skip the scan (it made admission O(n²)).
+        const i = this.counts[sev] === 0 ? -1 : q.findIndex((x) => x.severity === sev)
         if (i !== -1) {
-          this.drop(q.splice(i, 1)[0] as Item)
+          const dropped = q.splice(i, 1)
+          this.removed(dropped)
+          this.drop(dropped[0] as Item)
           q.push(item)
+          this.counts[item.severity]++
           return
         }
         if (item.severity === sev) {
@@ -137,6 +141,13 @@ export class Deliverer {
       }
     }
     q.push(item)
+    this.counts[item.severity]++
+  }
+
+  /** Parcels per severity in the queue: kept with every push and removal. */
+  private readonly counts = { info: 0, warn: 0, critical: 0 }
+  private removed (items: readonly Item[]): void {
+    for (const x of items) this.counts[x.severity]--
   }
 
   private drop (item: Item): void {
@@ -166,6 +177,7 @@ export class Deliverer {
         continue
       }
       const batch = this.bucket !== undefined ? this.queue.splice(0) : this.queue.splice(0, 1)
+      this.removed(batch)
       this.expire(batch)
       const live = batch.filter((x) => !x.done)
       if (live.length === 0) { this.circuit.release(); continue }
@@ -195,7 +207,9 @@ export class Deliverer {
   }
 
   private failAll (error: string): void {
-    for (const x of this.queue.splice(0)) {
+    const all = this.queue.splice(0)
+    this.removed(all)
+    for (const x of all) {
       this.counters.failed += x.events.length
       x.resolve({ channel: this.name, ok: false, attempts: 0, error })
     }
@@ -221,7 +235,7 @@ export class Deliverer {
       for (let i = this.queue.length - 1; i >= 0; i--) {
         const x = this.queue[i] as Item
         if (x.deadline <= now) {
-          this.queue.splice(i, 1)
+          this.removed(this.queue.splice(i, 1))
           this.counters.failed += x.events.length
           x.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` })
         }

@@ -30,17 +30,30 @@ export class Deduper {
       return { suppress: true, repeats: entry.suppressed }
     }
     const repeats = entry?.suppressed ?? 0
+    this.last.delete(e.fingerprint) // re-inserted last: the map stays in order of last notification
     this.last.set(e.fingerprint, { sentAt: t, suppressed: 0 })
-    if (this.last.size > 10_000) this.prune(t)
+    if (this.last.size > this.nextPrune) this.prune(t)
     return { suppress: false, repeats }
   }
+
+  private nextPrune = 10_000
 
   /** A resolved alert ends the episode: the next firing one notifies at once. */
   forget (fingerprint: string): void {
     this.last.delete(fingerprint)
   }
 
+  /**
+   * Forgets fingerprints whose window has passed (oldest first: the map is in notification order, so
+   * the walk stops at the first live one). Runs when the map doubled since the last prune: amortised O(1).
+   */
   private prune (t: number): void {
-    for (const [fp, v] of this.last) if (t - v.sentAt >= this.maxWindow && v.suppressed === 0) this.last.delete(fp)
+    for (const [fp, v] of this.last) {
+      if (t - v.sentAt < this.maxWindow) break
+      if (v.suppressed === 0) this.last.delete(fp)
+    }
+    // Bounded memory in a flood of distinct alerts: beyond 100 000 the oldest are forgotten (they may notify again).
+    while (this.last.size > 100_000) this.last.delete(this.last.keys().next().value as string)
+    this.nextPrune = Math.max(10_000, this.last.size * 2)
   }
 }

@@ -10,15 +10,16 @@
  * It answers as Twilio does: 201 with the message resource (`sid` SM…, `status` "queued", or
  * "accepted" with a Messaging Service), errors as `{ code, message, more_info, status }`
  * (https://www.twilio.com/docs/api/errors): 401/20003 for missing or wrong credentials, 404/20404 for
- * an unknown path or another account, 400 with 21604 (To missing), 21211 (To not E.164), 21603 (From
- * missing), 21212 (From not E.164), 21606 (From not one of the account's senders), 21701 (unknown
- * Messaging Service), 21602 (Body missing), 21617 (Body over 1600 characters), 21610 (unsubscribed
- * recipient), 21408 (no permission for the recipient's region). On demand: 429/20429 (with or without
- * `Retry-After`), 5xx, any permanent code, or a hang (see `rateLimit`, `fail`, `reject`, `hang`).
+ * an unknown path or another account, 400 with 21604 (To missing), 21211 (To not E.164), 21603 (neither
+ * From nor MessagingServiceSid), 21212 (From not E.164), 21606 (From not one of the account's senders),
+ * 21701 (unknown Messaging Service), 21602 / 21619 (Body missing), 21617 (Body over 1600 characters),
+ * 21610 (unsubscribed recipient), 21408 (no permission for the recipient's region). On demand:
+ * 429/20429 (with or without `Retry-After`), 5xx, any permanent code, or a hang (see `rateLimit`,
+ * `fail`, `reject`, `hang`).
  *
  * Stricter than Twilio, so that what this fake accepts Twilio accepts too: the 1600 limit is counted
- * in UTF-16 code units (an emoji counts two); unknown or repeated parameters are refused; a body that
- * is not valid UTF-8 once percent-decoded (a lone surrogate sent raw) is refused.
+ * in UTF-16 code units (an emoji counts two); unknown or repeated parameters and form data that is not
+ * valid UTF-8 once percent-decoded (a lone surrogate sent raw) are refused (400 / 20001).
  */
 import type { RecordedRequest, ScriptedResponse, WebhookServer } from './webhook-server.js'
 import { startWebhookServer } from './webhook-server.js'
@@ -158,7 +159,7 @@ export function checkCreateMessage (req: RecordedRequest, opts: TwilioApiOptions
   if (req.method !== 'POST') return { error: twilioError(405, 20004, 'Method not allowed') }
   // Twilio reads form fields only: a JSON body has no `To` as far as it is concerned.
   const form = /^application\/x-www-form-urlencoded\b/i.test(req.header('content-type') ?? '') ? decodeForm(req.text()) : []
-  if (form === undefined) return { error: twilioError(400, 21619, 'The request body is not valid UTF-8 form data.') }
+  if (form === undefined) return { error: twilioError(400, 20001, 'Invalid parameter: the form data is not valid UTF-8') }
   const params = new Map<string, string>()
   for (const [k, v] of form) {
     if (!CREATE_PARAMS.has(k)) return { error: twilioError(400, 20001, `Unknown parameter: ${k}`) }
@@ -171,7 +172,7 @@ export function checkCreateMessage (req: RecordedRequest, opts: TwilioApiOptions
   const from = params.get('From')
   const service = params.get('MessagingServiceSid')
   if ((from === undefined || from === '') && (service === undefined || service === '')) {
-    return { error: twilioError(400, 21603, "A 'From' phone number is required.") }
+    return { error: twilioError(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required to send a message") }
   }
   if (service !== undefined && service !== '') {
     if (!MESSAGING_SERVICE_SID.test(service) || !opts.senders.includes(service)) {
@@ -185,7 +186,9 @@ export function checkCreateMessage (req: RecordedRequest, opts: TwilioApiOptions
     }
   }
   const body = params.get('Body') ?? ''
-  if (body === '' && params.get('MediaUrl') === undefined) return { error: twilioError(400, 21602, 'Message body is required.') }
+  if (body === '' && params.get('MediaUrl') === undefined && params.get('ContentSid') === undefined) {
+    return { error: from === undefined || from === '' ? twilioError(400, 21619, 'A text message body, media URL or content SID is required') : twilioError(400, 21602, 'Message body is required.') }
+  }
   if (body.length > TWILIO_MAX_BODY) return { error: twilioError(400, 21617, 'The concatenated message body exceeds the 1600 character limit.') }
   if ((opts.unsubscribed ?? []).includes(to)) return { error: twilioError(400, 21610, 'Attempt to send to unsubscribed recipient') }
   if ((opts.forbiddenRegions ?? []).includes(to)) {

@@ -1,0 +1,291 @@
+/**
+ * The dashboard (SPEC §12): a small node:http server over an alert store that other processes write
+ * to — a live alert list (server-sent events), filters, per-channel delivery receipts, a volume chart,
+ * ack / resolve / silence, `/metrics` for Prometheus and `/healthz`.
+ *
+ * Safe by default: binds 127.0.0.1; any other bind needs a token; with a token every request but
+ * `/healthz`, `/login` and the static files needs it (bearer header or the login cookie); every change
+ * also needs a same-origin request; every response has a strict Content-Security-Policy, and the page
+ * renders data as text only.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import type { Alerter } from '../alerter.js'
+import { PinoAlertsError } from '../errors.js'
+import { openStore, type AlertStore } from '../store/sqlite.js'
+import { Api, ApiError, type ApiResult } from './api.js'
+import { LiveFeed } from './events.js'
+import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js'
+import { Guard, LoginThrottle, isLoopbackHost, normalizeOrigin, securityHeaders } from './security.js'
+
+export interface DashboardOptions {
+  /** A store path (opened read-write: acks and silences are written to it), or an open AlertStore. */
+  store: string | AlertStore
+  /** Default 9099; 0 picks a free port. */
+  port?: number
+  /** Default 127.0.0.1. Anything but 127.0.0.1, ::1 or localhost needs `token`. */
+  host?: string
+  /** Needed for every request (but /healthz and the login page) when set. */
+  token?: string
+  /** With an alerter, a resolve is dispatched through it (the channels get RESOLVED) and acks reach channels that keep incident state. */
+  alerter?: Alerter
+  /** Public origins besides `http://<Host>` that changes may come from (a TLS reverse proxy: `https://alerts.example.com`). */
+  origins?: string[]
+}
+
+export interface Dashboard {
+  /** `http://host:port/` */
+  url: string
+  port: number
+  close: () => Promise<void>
+}
+
+export class DashboardError extends PinoAlertsError {
+  constructor (message: string, code = 'PINO_ALERTS_DASHBOARD') { super(message, code) }
+}
+
+const STATIC: Record<string, { file: string, type: string }> = {
+  '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/style.css': { file: 'style.css', type: 'text/css; charset=utf-8' },
+  '/favicon.svg': { file: 'favicon.svg', type: 'image/svg+xml' }
+}
+
+/**
+ * Where the page's files are: next to this module (src/dashboard/public, or dist/dashboard/public when
+ * the build copies them), else the package's src/dashboard/public seen from dist/dashboard/.
+ */
+export function publicDir (): string {
+  const candidates = [new URL('./public/', import.meta.url), new URL('../../src/dashboard/public/', import.meta.url)]
+  for (const c of candidates) {
+    const p = fileURLToPath(c)
+    if (existsSync(p + 'index.html')) return p
+  }
+  throw new DashboardError(`dashboard: the page's files are missing (looked in ${candidates.map((c) => fileURLToPath(c)).join(' and ')}); reinstall pino-alerts`)
+}
+
+const MAX_BODY = 64 * 1024
+
+class BodyError extends ApiError {}
+
+async function readBody (req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_BODY) throw new BodyError(413, `body larger than ${MAX_BODY} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+async function readJson (req: IncomingMessage): Promise<Record<string, unknown>> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase()
+  const text = await readBody(req)
+  if (text.trim() === '') return {}
+  // JSON only: a cross-site form cannot send it without a CORS preflight, which this server never grants.
+  if (type !== 'application/json') throw new ApiError(415, 'expected Content-Type: application/json')
+  let v: unknown
+  try { v = JSON.parse(text) } catch { throw new ApiError(400, 'the body is not valid JSON') }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ApiError(400, 'expected a JSON object')
+  return v as Record<string, unknown>
+}
+
+function send (res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), ...headers })
+  res.end(body)
+}
+
+function json (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  send(res, status, 'application/json; charset=utf-8', JSON.stringify(body), headers)
+}
+
+function hostForUrl (host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
+}
+
+export async function startDashboard (opts: DashboardOptions): Promise<Dashboard> {
+  const host = opts.host ?? '127.0.0.1'
+  const token = opts.token === undefined || opts.token === '' ? undefined : opts.token
+  if (!isLoopbackHost(host) && token === undefined) {
+    throw new DashboardError(`dashboard: refusing to listen on ${host} without a token: anyone who can reach it could read alerts and acknowledge, resolve or silence them. Set a token (--token, or RISK_ALERTS_DASHBOARD_TOKEN) or bind 127.0.0.1`, 'PINO_ALERTS_DASHBOARD_NO_TOKEN')
+  }
+  const port = opts.port ?? 9099
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DashboardError(`dashboard: port: expected an integer from 0 to 65535, got ${String(port)}`)
+  const origins = (opts.origins ?? []).map(normalizeOrigin)
+
+  const dir = publicDir()
+  const files = new Map<string, Buffer>()
+  for (const f of ['index.html', 'login.html', ...Object.values(STATIC).map((s) => s.file)]) files.set(f, readFileSync(dir + f))
+
+  const ownsStore = typeof opts.store === 'string'
+  const store = typeof opts.store === 'string' ? openStore(opts.store, { readonly: false }) : opts.store
+
+  let boundPort = port
+  const guard = new Guard(token, origins, () => [`127.0.0.1:${boundPort}`, `localhost:${boundPort}`, `[::1]:${boundPort}`])
+  const throttle = new LoginThrottle()
+  // Built before the feed; the feed's broadcast is late-bound so the Api can notify it.
+  let feed: LiveFeed | undefined
+  const api = new Api(store, opts.alerter, (event, data) => feed?.broadcast(event, data))
+  feed = new LiveFeed(store, () => api.silenceList())
+  const live = feed
+  const session = { auth: token !== undefined, alerterAttached: opts.alerter !== undefined }
+
+  const loginPage = (error?: string): string => {
+    const html = (files.get('login.html') as Buffer).toString('utf8')
+    // Fixed texts only: nothing from the request is ever put into a page.
+    return html.replace('<!--error-->', error === undefined ? '' : `<p class="error" role="alert">${error}</p>`)
+  }
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    securityHeaders(res)
+    const method = req.method ?? 'GET'
+    const url = new URL(req.url ?? '/', 'http://dashboard.invalid')
+    const path = url.pathname
+
+    if (path === '/healthz') {
+      if (method !== 'GET' && method !== 'HEAD') { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
+      try {
+        store.lastRowId()
+        json(res, 200, { ok: true, ...(live.lastError === undefined ? {} : { warning: 'the last poll of the store failed' }) })
+      } catch {
+        json(res, 503, { ok: false, error: 'the store cannot be read' })
+      }
+      return
+    }
+
+    if (!guard.hostAllowed(req)) {
+      json(res, 403, { error: 'unexpected Host header: without a token this dashboard answers to 127.0.0.1, localhost and [::1] only' })
+      return
+    }
+
+    const staticFile = STATIC[path]
+    if (staticFile !== undefined) {
+      if (method !== 'GET' && method !== 'HEAD') { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
+      send(res, 200, staticFile.type, files.get(staticFile.file) as Buffer)
+      return
+    }
+
+    const change = method !== 'GET' && method !== 'HEAD'
+
+    if (path === '/login') {
+      if (token === undefined) { res.writeHead(303, { Location: '/' }).end(); return }
+      if (method === 'GET') { send(res, 200, 'text/html; charset=utf-8', loginPage()); return }
+      if (method !== 'POST') { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET, POST' }); return }
+      const so = guard.sameOrigin(req)
+      if (!so.ok) { send(res, 403, 'text/plain; charset=utf-8', so.reason); return }
+      if (throttle.blocked()) { send(res, 429, 'text/html; charset=utf-8', loginPage('Too many failed attempts; wait a minute.')); return }
+      let candidate = ''
+      try { candidate = new URLSearchParams(await readBody(req)).get('token') ?? '' } catch { /* too large: a wrong token */ }
+      if (!guard.tokenMatches(candidate)) {
+        throttle.fail()
+        send(res, 401, 'text/html; charset=utf-8', loginPage('That token is not right.'))
+        return
+      }
+      res.writeHead(303, { Location: '/', 'Set-Cookie': guard.loginCookie(req.headers.origin?.startsWith('https://') === true) }).end()
+      return
+    }
+    if (path === '/logout') {
+      if (method !== 'POST') { json(res, 405, { error: 'method not allowed' }, { Allow: 'POST' }); return }
+      const so = guard.sameOrigin(req)
+      if (!so.ok) { send(res, 403, 'text/plain; charset=utf-8', so.reason); return }
+      res.writeHead(303, { Location: token === undefined ? '/' : '/login', 'Set-Cookie': Guard.logoutCookie() }).end()
+      return
+    }
+
+    if (!guard.authenticated(req)) {
+      if (!change && (path === '/' || path === '/index.html')) { res.writeHead(303, { Location: '/login' }).end(); return }
+      json(res, 401, { error: 'unauthorized: this dashboard needs its token (Authorization: Bearer …, or log in at /login)' }, { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
+      return
+    }
+    if (change) {
+      const so = guard.sameOrigin(req)
+      if (!so.ok) { json(res, 403, { error: so.reason }); return }
+    }
+
+    if (path === '/' || path === '/index.html') {
+      if (change) { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
+      send(res, 200, 'text/html; charset=utf-8', files.get('index.html') as Buffer)
+      return
+    }
+    if (path === '/events') {
+      if (change) { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
+      live.attach(req, res)
+      return
+    }
+    if (path === '/metrics') {
+      if (change) { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
+      send(res, 200, METRICS_CONTENT_TYPE, metricsText(store))
+      return
+    }
+    if (path.startsWith('/api/')) {
+      const r = await route(method, path, url.searchParams, req)
+      json(res, r.status, r.body)
+      return
+    }
+    json(res, 404, { error: 'not found' })
+  }
+
+  const route = async (method: string, path: string, params: URLSearchParams, req: IncomingMessage): Promise<ApiResult> => {
+    const parts = path.split('/').slice(2).map((p) => decodeURIComponent(p)) // ['alerts', id, 'ack']
+    const allow = (...methods: string[]): void => {
+      if (!methods.includes(method)) throw new ApiError(405, `method not allowed (allowed: ${methods.join(', ')})`)
+    }
+    const [what, id, action] = parts
+    if (what === 'alerts' && id === undefined) { allow('GET'); return api.listAlerts(params) }
+    if (what === 'alerts' && id !== undefined && action === undefined) { allow('GET'); return api.getAlert(id) }
+    if (what === 'alerts' && id !== undefined && action === 'ack' && parts.length === 3) { allow('POST'); return api.ack(id, await readJson(req)) }
+    if (what === 'alerts' && id !== undefined && action === 'resolve' && parts.length === 3) { allow('POST'); return await api.resolve(id, await readJson(req)) }
+    if (what === 'silences' && id === 'preview' && action === undefined) { allow('GET'); return api.previewSilence(params) }
+    if (what === 'silences' && id === undefined) {
+      allow('GET', 'POST')
+      return method === 'GET' ? api.silences(params) : api.addSilence(await readJson(req))
+    }
+    if (what === 'silences' && id !== undefined && action === undefined) { allow('DELETE'); return api.expireSilence(id) }
+    if (what === 'stats' && id === undefined) { allow('GET'); return api.stats(params, session) }
+    if (what === 'session' && id === undefined) { allow('GET'); return { status: 200, body: session } }
+    throw new ApiError(404, 'not found')
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) { res.destroy(); return }
+      if (err instanceof ApiError) { json(res, err.status, { error: err.message }); return }
+      if (err instanceof URIError) { json(res, 400, { error: 'bad URL encoding' }); return }
+      json(res, 500, { error: `internal error: ${(err as Error).message}` })
+    })
+  })
+  server.headersTimeout = 10_000
+  server.requestTimeout = 30_000
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, host, () => { server.off('error', reject); resolve() })
+    })
+  } catch (err) {
+    if (ownsStore) store.close()
+    const e = err as NodeJS.ErrnoException
+    if (e.code === 'EADDRINUSE') throw new DashboardError(`dashboard: ${host}:${port} is in use (another dashboard?); pick another --port`, 'PINO_ALERTS_DASHBOARD_IN_USE')
+    throw new DashboardError(`dashboard: cannot listen on ${host}:${port}: ${e.message}`)
+  }
+  boundPort = (server.address() as AddressInfo).port
+
+  let closing: Promise<void> | undefined
+  return {
+    url: `http://${hostForUrl(host)}:${boundPort}/`,
+    port: boundPort,
+    close: async () => {
+      closing ??= new Promise<void>((resolve) => {
+        live.close()
+        server.close(() => {
+          if (ownsStore) store.close()
+          resolve()
+        })
+        server.closeAllConnections()
+      })
+      await closing
+    }
+  }
+}
