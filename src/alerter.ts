@@ -259,8 +259,12 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
         if (!cutShort) s.settle(event.id)
       })
       if (event.status === 'firing' && okChannels.length > 0) {
-        firing.set(event.fingerprint, { id: event.id, timestamp: event.timestamp, channels: okChannels, event })
-        if (firing.size > 50_000) firing.delete(firing.keys().next().value as string)
+        // The event itself is kept only where an acknowledgement will need it (channels with incident state).
+        const keepEvent = okChannels.some((c) => deliverers.get(c)?.channel.acknowledge !== undefined)
+        firing.delete(event.fingerprint)
+        firing.set(event.fingerprint, keepEvent ? { id: event.id, timestamp: event.timestamp, channels: okChannels, event } : { id: event.id, timestamp: event.timestamp, channels: okChannels })
+        // Bounded: the oldest firing records are forgotten first (with a store, resolves still find them there).
+        if (firing.size > 20_000) firing.delete(firing.keys().next().value as string)
       }
     }
     return deliveries
