@@ -246,9 +246,10 @@ function chunk (alerts: readonly PostableAlert[], fingerprints: readonly string[
   }
   alerts.forEach((a, i) => {
     const json = JSON.stringify(a)
-    const size = byteLength(json) + (cur.length > 0 ? 1 : 0)
-    if (cur.length >= AM_MAX_ALERTS_PER_POST || (cur.length > 0 && bytes + size > AM_MAX_BODY_BYTES)) flush()
-    bytes += byteLength(json) + (cur.length > 0 ? 1 : 0)
+    const size = byteLength(json)
+    // +1: the comma before it. One alert alone always fits (the field limits see to that).
+    if (cur.length >= AM_MAX_ALERTS_PER_POST || (cur.length > 0 && bytes + 1 + size > AM_MAX_BODY_BYTES)) flush()
+    bytes += size + (cur.length > 0 ? 1 : 0)
     cur.push(json)
     curAlerts.push(a)
     curFps.push(fingerprints[i] ?? '')

@@ -358,6 +358,16 @@ function maskList (cfg: ResolvedChannel, headers: Record<string, string>): strin
     } catch { return false }
   }
   const out = cfg.secrets.filter((s) => !plain(s))
+  // The URL's path without its leading slash, and its token-like segments and query values on their
+  // own: gateways echo them so in their messages ("tenant otlp/abc…", "key abc…").
+  try {
+    const u = new URL(String(cfg.config.url))
+    const path = u.pathname.replace(/^\/+|\/+$/g, '').replace(/\/?v1\/logs$/, '')
+    const tokens = path.split('/').filter((seg) => /^[\w.~-]{16,}$/.test(seg))
+    // (a plain prefix such as "otlp" is no secret, and masking it would mask the channel's name)
+    if (tokens.length > 0) out.push(path, ...tokens)
+    for (const v of u.searchParams.values()) if (v.length >= 8) out.push(v)
+  } catch { /* validated by options.ts */ }
   for (const v of Object.values(headers)) {
     if (v.length >= 8) out.push(v)
     const token = /^\S+\s+(\S{8,})$/.exec(v.trim())?.[1]

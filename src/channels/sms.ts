@@ -7,9 +7,9 @@
  * ("14 alerts: 3 critical, 11 warn") and the subjects, most severe first, then "+N more".
  *
  * SMS is billed per segment: 160 GSM-7 characters (153 when concatenated), but only 70 (67) as soon as
- * ONE character lies outside GSM-7. So the text this channel adds is plain ASCII (" - " and "..." rather
- * than an em dash and "…"): an ASCII alert stays GSM-7 and a 150-character alert costs one segment,
- * not three. The body is cut to Twilio's 1600-character limit, counted in UTF-16 code units (an emoji
+ * ONE character lies outside GSM-7. So the text this channel adds is GSM-7 (" - " and "..." rather
+ * than an em dash and "…"): an alert in plain letters, digits and punctuation stays GSM-7, and at 150
+ * characters it costs one segment, not three. The body is cut to Twilio's 1600-character limit, counted in UTF-16 code units (an emoji
  * counts two), which is never fewer than Twilio's own count.
  */
 import { httpRequest, outcomeFromError, outcomeFromResponse, parseRetryAfter, type HttpResponse } from '../delivery/http.js'

@@ -1,7 +1,7 @@
 /** `pino-alerts ack ID|FINGERPRINT`: acknowledges stored alerts; their pending escalation steps stop. */
 import { bool, CliError, str, UsageError, type Command } from './command.js'
-import { loadConfig } from './config.js'
-import { findAlerts, storeAlerter } from './engine.js'
+import { loadConfig, withStore } from './config.js'
+import { acknowledgeOnChannels, findAlerts } from './engine.js'
 import { formatTime, json, visible } from './format.js'
 import { whoami } from './silence.js'
 
@@ -11,15 +11,16 @@ const command: Command = {
   usage: USAGE,
   options: { by: { type: 'string' }, comment: { type: 'string' }, json: { type: 'boolean' } },
   positionals: true,
-  help: `Acknowledges one stored alert (by id) or every alert of a fingerprint: their escalation steps
-stop (also in a running pipeline using the same store), and channels that keep incident state
-(PagerDuty) are told. Use the pipeline's config (-c) so that those channels are known.
-Exits 1 when no alert has this id or fingerprint.
+  help: `Acknowledges one stored alert (by id) or every alert of a fingerprint: the acknowledgement is
+recorded in the store, their pending escalation steps stop (in a running pipeline using the same
+store too), and channels that delivered them and keep incident state (PagerDuty) are told; pass the
+pipeline's config (-c) so that those channels are known. Exits 1 when no alert has this id or
+fingerprint, or when telling a channel failed (the acknowledgement is recorded all the same).
 
 Options:
       --by NAME       who (default: your user name)
       --comment TEXT  why
-      --json          the acknowledged ids as JSON
+      --json          the outcome as JSON
 
 Examples:
   pino-alerts ack -c alerts.json 0f8e2c1a-6a51-4a8e-9a57-2f4f3c0b9d11 --comment "on it"
@@ -29,27 +30,26 @@ Examples:
     const [target, ...extra] = ctx.positionals
     if (target === undefined || extra.length > 0) throw new UsageError(target === undefined ? 'expected an alert id or fingerprint' : `unexpected argument ${extra[0] as string}`, `usage: ${USAGE}`)
     const opts = loadConfig(ctx.global)
-    const before = findAlerts(opts, target)
-    if (before.length === 0) throw new CliError(`no alert with id or fingerprint ${target} in the store`)
+    const found = findAlerts(opts, target)
+    if (found.length === 0) throw new CliError(`no alert with id or fingerprint ${target} in the store`)
     const by = str(ctx.values.by) ?? whoami()
-    const alerter = await storeAlerter(opts)
-    let ids: string[]
-    try {
-      ids = alerter.ack(target, by, str(ctx.values.comment) ?? '')
-    } finally {
-      await alerter.close()
-    }
+    const comment = str(ctx.values.comment) ?? ''
+    const fresh = found.filter((a) => a.acked === undefined)
+    // Recorded first: a running pipeline's escalations check the store before each step.
+    withStore(opts, true, (s) => { for (const a of fresh) s.ack(a.id, by, comment) })
+    const channels = await acknowledgeOnChannels(opts, fresh)
     if (bool(ctx.values.json)) {
-      ctx.out(json({ acknowledged: ids, by }))
-      return 0
+      ctx.out(json({ acknowledged: fresh.map((a) => a.id), alreadyAcknowledged: found.filter((a) => a.acked !== undefined).map((a) => a.id), by, channels }))
+    } else {
+      for (const a of found) {
+        const earlier = a.acked
+        ctx.out(earlier !== undefined
+          ? `${a.id}  ${visible(a.title)}: already acknowledged ${formatTime(earlier.at)}${earlier.by !== '' ? ` by ${visible(earlier.by)}` : ''}\n`
+          : `${a.id}  ${visible(a.title)}: acknowledged${by !== '' ? ` by ${visible(by)}` : ''}\n`)
+        for (const c of channels.filter((x) => x.alertId === a.id)) ctx.out(`  ${c.channel}: ${c.ok ? 'told' : `FAILED: ${visible(c.error ?? '')}`}\n`)
+      }
     }
-    for (const e of before) {
-      const earlier = e.acked
-      ctx.out(earlier !== undefined
-        ? `${e.id}  ${visible(e.title)}: already acknowledged ${formatTime(earlier.at)}${earlier.by !== '' ? ` by ${visible(earlier.by)}` : ''}\n`
-        : `${e.id}  ${visible(e.title)}: acknowledged${by !== '' ? ` by ${visible(by)}` : ''}\n`)
-    }
-    return 0
+    return channels.some((c) => !c.ok) ? 1 : 0
   }
 }
 export default command

@@ -1,11 +1,15 @@
 /**
- * The engine for the commands that act on stored alerts (ack, resolve): an alerter over the
- * configured channels and the store, so that acknowledgements reach channels that keep incident
- * state and resolves go to the channels that carried the firing alert.
+ * What the commands that act on stored alerts share: looking alerts up, an alerter over the
+ * configured channels and the store (resolve: the engine sends a resolve to the channels that
+ * carried the firing alert), and telling channels that keep incident state of an acknowledgement.
  */
 import { createAlerter, type Alerter } from '../alerter.js'
+import { createChannel, type Channel } from '../channels/channel.js'
+import { releaseHttpAgent, retainHttpAgent } from '../delivery/http.js'
+import { AlertEvent } from '../event.js'
 import type { ResolvedOptions } from '../options.js'
-import type { HistoryEntry } from '../store/sqlite.js'
+import { redact } from '../redact.js'
+import type { HistoryEntry, Receipt } from '../store/sqlite.js'
 import { CliError } from './command.js'
 import { withStore } from './config.js'
 
@@ -24,14 +28,62 @@ export async function storeAlerter (opts: ResolvedOptions): Promise<Alerter> {
   return alerter
 }
 
-/** The alert with this id, else the alerts of this fingerprint (oldest first). */
-export function findAlerts (opts: ResolvedOptions, idOrFingerprint: string): Array<HistoryEntry & { acked?: { by: string, comment: string, at: string } }> {
+export interface FoundAlert extends HistoryEntry {
+  receipts: Receipt[]
+  acked?: { by: string, comment: string, at: string }
+}
+
+/** The alert with this id, else the alerts of this fingerprint (oldest first), with receipts and acknowledgement. */
+export function findAlerts (opts: ResolvedOptions, idOrFingerprint: string): FoundAlert[] {
   return withStore(opts, false, (s) => {
     const one = s.get(idOrFingerprint)
     const entries = one !== undefined ? [one] : s.idsOf(idOrFingerprint).map((id) => s.get(id)).filter((e): e is HistoryEntry => e !== undefined)
     return entries.map((e) => {
       const acked = s.acked(e.id)
-      return acked === undefined ? e : { ...e, acked }
+      const found: FoundAlert = { ...e, receipts: s.receipts(e.id) }
+      if (acked !== undefined) found.acked = acked
+      return found
     })
   })
+}
+
+export interface AckOutcome { alertId: string, channel: string, ok: boolean, error?: string }
+
+/**
+ * Tells each channel that delivered an alert and keeps incident state (PagerDuty: `acknowledge`) that
+ * it was acknowledged: one attempt each, so that the person running the command sees the outcome.
+ */
+export async function acknowledgeOnChannels (opts: ResolvedOptions, alerts: FoundAlert[]): Promise<AckOutcome[]> {
+  const wanted = new Set(alerts.flatMap((a) => a.receipts.filter((r) => r.ok).map((r) => r.channel)))
+  const configs = opts.channels.filter((c) => c.enabled && wanted.has(c.name) && c.type !== 'console' && c.type !== 'file')
+  if (configs.length === 0) return []
+  retainHttpAgent()
+  const channels = new Map<string, { channel: Channel, timeoutMs: number, secrets: string[] }>()
+  const outcomes: AckOutcome[] = []
+  try {
+    await Promise.all(configs.map(async (cfg) => {
+      try {
+        channels.set(cfg.name, { channel: await createChannel(cfg), timeoutMs: cfg.timeoutMs, secrets: cfg.secrets })
+      } catch { /* a channel that cannot start cannot have anything to acknowledge here */ }
+    }))
+    await Promise.all(alerts.flatMap((a) => {
+      const { receipts: _r, acked: _a, receivedAt: _t, settled: _s, suppressed: _x, ...json } = a
+      const event = AlertEvent.fromJSON(json)
+      return a.receipts.filter((r) => r.ok).map(async (r) => {
+        const c = channels.get(r.channel)
+        if (c?.channel.acknowledge === undefined) return
+        let out
+        try {
+          out = await c.channel.acknowledge(event, { signal: AbortSignal.timeout(c.timeoutMs) })
+        } catch (err) {
+          out = { ok: false as const, error: redact((err as Error).message, c.secrets) }
+        }
+        outcomes.push(out.ok ? { alertId: a.id, channel: r.channel, ok: true } : { alertId: a.id, channel: r.channel, ok: false, error: out.error })
+      })
+    }))
+  } finally {
+    await Promise.all([...channels.values()].map(async (c) => await c.channel.close?.().catch(() => {})))
+    await releaseHttpAgent()
+  }
+  return outcomes
 }

@@ -99,6 +99,12 @@ export async function main (argv: string[], io: Pick<Context, 'out' | 'err'>): P
     return 0
   }
   if (name !== undefined && COMMANDS[name] === undefined) throw new UsageError(`unknown command "${name}" (commands: ${Object.keys(COMMANDS).join(', ')})`, TOP_USAGE)
+  if (name === undefined) {
+    // Answered without loading the pipeline (and the engine behind it).
+    const flags = rest.slice(0, rest.includes('--') ? rest.indexOf('--') : undefined)
+    if (flags.includes('--version')) { io.out(version() + '\n'); return 0 }
+    if (flags.includes('--help') || flags.includes('-h')) { io.out(topHelp()); return 0 }
+  }
   const entry = name === undefined ? PIPELINE : COMMANDS[name] as Entry
   const cmd = (await entry.load()).default
   let parsed: ReturnType<typeof parseArgs>

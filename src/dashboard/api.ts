@@ -321,13 +321,15 @@ export class Api {
     return { status: 200, body: { ok: true, id } }
   }
 
-  /** `GET /api/silences/preview?match=…`: the canonical matchers, and which recent alerts they cover. */
+  /** `GET /api/silences/preview?match=…`: the canonical matchers and which recent alerts they cover, or why they do not parse. */
   previewSilence (p: URLSearchParams): ApiResult {
     const raw = p.getAll('match').filter((m) => m.trim() !== '')
     if (raw.length === 0) throw new ApiError(400, 'match: at least one matcher is needed')
     let matchers
     try { matchers = parseMatchers(raw) } catch (err) {
-      if (err instanceof MatcherError) throw new ApiError(400, err.message)
+      // A preview answers what is wrong as data (the page shows it while one types); creating the
+      // silence with it is the 400.
+      if (err instanceof MatcherError) return { status: 200, body: { valid: false, error: err.message } }
       throw err
     }
     const recent = this.store.history({ limit: 1000, since: Date.now() - 86_400_000 })
@@ -335,6 +337,7 @@ export class Api {
     return {
       status: 200,
       body: {
+        valid: true,
         match: matchers.map((m) => m.text),
         recent: { checked: recent.length, matching: hits.length, examples: hits.slice(0, 5).map((e) => ({ id: e.id, source: e.source, severity: e.severity, title: e.title, timestamp: e.timestamp })) }
       }

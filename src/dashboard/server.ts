@@ -180,7 +180,7 @@ export async function startDashboard (opts: DashboardOptions): Promise<Dashboard
       try { candidate = new URLSearchParams(await readBody(req)).get('token') ?? '' } catch { /* too large: a wrong token */ }
       if (!guard.tokenMatches(candidate)) {
         throttle.fail()
-        send(res, 401, 'text/html; charset=utf-8', loginPage('That token is not right.'))
+        send(res, 401, 'text/html; charset=utf-8', loginPage('That token is not right.'), { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
         return
       }
       res.writeHead(303, { Location: '/', 'Set-Cookie': guard.loginCookie(req.headers.origin?.startsWith('https://') === true) }).end()

@@ -255,11 +255,15 @@ export class Deliverer {
     }
     const { signal: budget, dispose } = deadlineSignal(this.stop, deadline - Date.now(), `not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)`)
     let attempts = 0
+    // A message that fails for good does not stop the others (one SMS recipient who unsubscribed, one
+    // Alertmanager of a cluster, one part of a split digest): each message is its own delivery; the
+    // report fails when any of them did. The budget running out (deadline, shutdown) stops everything.
+    const failures: string[] = []
     try {
       for (const message of messages) {
         let tries = 0
         for (;;) {
-          if (this.bucket !== undefined && !(await this.bucket.take(budget))) return this.ended(attempts, budget)
+          if (this.bucket !== undefined && !(await this.bucket.take(budget))) return this.partial(this.ended(attempts, budget), failures)
           tries++
           attempts++
           this.counters.attempts++
@@ -268,17 +272,23 @@ export class Deliverer {
           if (outcome.ok) { this.counters.messages++; break }
           if (outcome.retryAfterMs !== undefined) this.bucket?.pause(outcome.retryAfterMs)
           const error = this.mask(outcome.error)
-          if (!outcome.retryable) return { channel: name, ok: false, attempts, error: `${error} (permanent, not retried)` }
-          if (tries >= this.cfg.retry.maxAttempts) return { channel: name, ok: false, attempts, error: `${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})` }
-          if (budget.aborted) return { ...this.ended(attempts, budget), error: `${error} (${reason(budget)})` }
+          if (!outcome.retryable) { failures.push(`${error} (permanent, not retried)`); break }
+          if (tries >= this.cfg.retry.maxAttempts) { failures.push(`${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`); break }
+          if (budget.aborted) return this.partial({ ...this.ended(attempts, budget), error: `${error} (${reason(budget)})` }, failures)
           const wait = backoffMs(tries, this.cfg.retry, outcome.retryAfterMs)
-          if (!(await sleep(wait, budget))) return { ...this.ended(attempts, budget), error: `${error} (${reason(budget)} before the next attempt)` }
+          if (!(await sleep(wait, budget))) return this.partial({ ...this.ended(attempts, budget), error: `${error} (${reason(budget)} before the next attempt)` }, failures)
         }
       }
     } finally {
       dispose()
     }
-    return { channel: name, ok: true, attempts }
+    if (failures.length === 0) return { channel: name, ok: true, attempts }
+    const of = messages.length > 1 ? ` [${failures.length} of ${messages.length} messages failed]` : ''
+    return { channel: name, ok: false, attempts, error: failures.join('; ') + of }
+  }
+
+  private partial (r: DeliveryReport, earlier: readonly string[]): DeliveryReport {
+    return earlier.length === 0 ? r : { ...r, error: [...earlier, r.error].join('; ') }
   }
 
   private ended (attempts: number, budget: AbortSignal): DeliveryReport {

@@ -289,6 +289,18 @@ describe('alertmanager channel (fake Alertmanager)', () => {
     }
   })
 
+  it('a URL that already ends in /api/v2/alerts is used as it is; a route prefix is kept', async () => {
+    await sendAll(make({ url: `${am.origin}/api/v2/alerts` }), [sampleEvent()])
+    const prefixed = await startAlertmanagerFake({ prefix: '/alertmanager' })
+    try {
+      await sendAll(make({ url: `${prefixed.origin}/alertmanager/` }), [sampleEvent()])
+      expect((await prefixed.waitFor(1))[0]?.path).toBe('/alertmanager/api/v2/alerts')
+    } finally {
+      await prefixed.close()
+    }
+    expect((await am.waitFor(1))[0]?.path).toBe('/api/v2/alerts')
+  })
+
   it('alertmanagerMessage reads both of Alertmanager\'s error bodies', () => {
     expect(alertmanagerMessage('"start time must be before end time"\n')).toBe('start time must be before end time')
     expect(alertmanagerMessage('{"code":400,"message":"parsing alerts body from \\"\\" failed"}')).toBe('parsing alerts body from "" failed')
@@ -487,6 +499,12 @@ describe('alertmanager channel (fake Alertmanager)', () => {
 
 // ---------------------------------------------------------------------------------------------------
 // The REAL Alertmanager (prometheus-alertmanager 0.25): no skip, a missing binary fails here.
+
+it('the real Alertmanager binary is installed (no skip: install prometheus-alertmanager, or set ALERTMANAGER_BIN)', () => {
+  const { path, version } = checkAlertmanager()
+  expect(path).toMatch(/alertmanager$/)
+  expect(version).toMatch(/^0\.\d+\.\d+$/)
+})
 
 describe('alertmanager channel against the real Alertmanager', () => {
   let am1: RealAlertmanager

@@ -15,7 +15,7 @@ import {
   attributesOf, exportOf, exportProblem, otlpAnswers, otlpBadRequest, otlpInternal, otlpPartialSuccess, otlpRetryInfo,
   otlpStatus, otlpThrottled, otlpUnavailable, recordsOf, startOtlpCollector, type ExportJson, type LogRecordJson, type OtlpCollector
 } from '../fakes/otlp.js'
-import type { RecordedRequest, ScriptedResponse } from '../fakes/webhook-server.js'
+import type { RecordedRequest, Script, ScriptedResponse } from '../fakes/webhook-server.js'
 import { runChannelSuite, sampleEvent } from './suite.js'
 
 /** A vendor gateway's path with a token in it, and an API key header: the channel's secrets. */
@@ -178,7 +178,7 @@ describe('otlp channel', () => {
 
     it('RISK_ALERTS_OTLP_URL configures the channel; invalid or unknown options fail with their path', () => {
       const fromEnv = resolveOptions({ channels: { console: { enabled: false } } }, { RISK_ALERTS_OTLP_URL: 'http://collector:4318' })
-      expect(fromEnv.channels.map((c) => [c.name, c.type, c.config.url])).toEqual([['otlp', 'otlp', 'http://collector:4318']])
+      expect(fromEnv.channels.filter((c) => c.name !== 'console').map((c) => [c.name, c.type, c.config.url])).toEqual([['otlp', 'otlp', 'http://collector:4318']])
       expect(() => otlpConfig({ url: 'collector:4318' })).toThrow(ConfigError)
       expect(() => otlpConfig({ url: 'collector:4318' })).toThrow(/channels\.otlp\.url/)
       expect(() => otlpConfig({ url: collector.baseUrl, endpoint: '/v1/logs' })).toThrow(/channels\.otlp\.endpoint: unknown option/)
@@ -451,8 +451,10 @@ describe('otlp channel', () => {
       const channel = channelFor({ gzip: true })
       const events = Array.from({ length: 30 }, (_, i) => sampleEvent({ title: `gz ${i}`, body: 'repetitive '.repeat(100) }))
       const [m] = channel.render(events)
-      const [req] = await sendAll(channel, events)
+      expect(await channel.send(m as OtlpMessage, { signal: signal() })).toEqual({ ok: true })
+      const [req] = await collector.waitFor(1)
       if (req === undefined) throw new Error('no request')
+      expect(req.status, req.text().slice(0, 300)).toBe(200)
       expect(req.header('content-encoding')).toBe('gzip')
       expect(req.header('content-type')).toBe('application/json')
       expect([...req.body.subarray(0, 2)]).toEqual([0x1f, 0x8b])
@@ -468,7 +470,7 @@ describe('otlp channel', () => {
   })
 
   describe('answers', () => {
-    const sendOne = async (script: ScriptedResponse | ((req: RecordedRequest) => ScriptedResponse), over: Record<string, unknown> = {}, events = [sampleEvent()]) => {
+    const sendOne = async (script: Script, over: Record<string, unknown> = {}, events = [sampleEvent()]) => {
       collector.script(script)
       const channel = channelFor(over)
       const [m] = channel.render(events)
@@ -513,6 +515,24 @@ describe('otlp channel', () => {
         expect(out.error).toMatch(/^otlp \(http:\/\/127\.0\.0\.1:\d+\/\*\*\*\): collector rejected 1 of 1/)
       } finally {
         await gw.close()
+      }
+    })
+
+    it('a plain path prefix is no secret: the error keeps the channel name and the collector\'s message', async () => {
+      const prefixed = await startOtlpCollector({ basePath: '/otlp' })
+      try {
+        prefixed.script(otlpBadRequest('otlp receiver: unexpected end of JSON input'))
+        const ch = create(otlpConfig({ url: prefixed.baseUrl }))
+        const [m] = ch.render([sampleEvent()])
+        const out = await ch.send(m as OtlpMessage, { signal: signal() })
+        expect(out).toEqual({
+          ok: false,
+          retryable: false,
+          status: 400,
+          error: `otlp (${prefixed.origin}/***): HTTP 400 otlp receiver: unexpected end of JSON input`
+        })
+      } finally {
+        await prefixed.close()
       }
     })
 
@@ -613,6 +633,10 @@ describe('otlp through a real pino transport (worker thread, built package)', ()
         span_id: SPAN_ID,
         trace_flags: '01'
       }, 'Kill switch triggered')
+      // transport.end() blocks this thread until the worker is done, and the worker waits for the
+      // delivery: the fake (on this thread) must have written its answer before (as in chat-e2e).
+      await collector.waitFor(1, 10_000)
+      while (collector.requests[0]?.status === undefined) await new Promise((resolve) => setTimeout(resolve, 5))
       await end(transport)
 
       expect(collector.requests).toHaveLength(1)

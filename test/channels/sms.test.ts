@@ -113,7 +113,7 @@ describe('sms channel', () => {
     expect(sent[0]).toMatchObject({ to: TO[0], from: null, messagingServiceSid: SERVICE })
   })
 
-  it('the text: "[SEVERITY] source: title - body"; resolved reads RESOLVED; an ASCII alert is one GSM-7 segment', async () => {
+  it('the text: "[SEVERITY] source: title - body"; resolved reads RESOLVED; a plain alert is one GSM-7 segment', async () => {
     expect(renderAlert(sampleEvent())).toBe('[CRITICAL] risk_gate: Order blocked - position limit exceeded')
     expect(renderAlert(sampleEvent({ body: '' }))).toBe('[CRITICAL] risk_gate: Order blocked')
     expect(renderAlert(sampleEvent({ severity: 'warn', status: 'resolved' }))).toBe('[RESOLVED] risk_gate: Order blocked - position limit exceeded')
@@ -459,7 +459,7 @@ describe('sms channel', () => {
     })
 
     it('with a rate limit, a burst goes out as one digest SMS per recipient', async () => {
-      const a = createAlerter({ channels: { console: { enabled: false }, sms: { ...smsOptions(), rateLimit: { perSecond: 20, burst: 2 } } } }, { env: {} })
+      const a = createAlerter({ channels: { console: { enabled: false }, sms: { ...smsOptions(), rateLimit: { perSecond: 5, burst: 2 } } } }, { env: {} })
       try {
         const first = await a.dispatch({ source: 'risk_gate', title: 'Burst 0', severity: 'critical' })
         // Both tokens are spent on the first alert's two messages: these 11 wait and go out together.

@@ -2,7 +2,7 @@
  * pino-alerts dashboard page. Plain script, no build step, no dependencies.
  *
  * Every value that comes from an alert (titles, bodies, labels, metadata, errors, comments) reaches
- * the page as TEXT: through textContent or text nodes, never innerHTML. The page runs under a CSP
+ * the page as TEXT: through textContent or text nodes, never parsed as HTML. The page runs under a CSP
  * without inline script or style.
  */
 'use strict'
@@ -165,7 +165,7 @@
 
   function deliveryChips (item) {
     if (item.delivery === 'pending') return [el('span', { class: 'chip pending' }, 'pending')]
-    if (item.delivery === 'suppressed') return []
+    if (item.delivery === 'suppressed') return [el('span', { class: 'chip suppressed' }, 'not sent')]
     if (item.channels.length === 0) return [el('span', { class: 'chip' }, 'no channel')]
     return item.channels.map((c) => el('span', { class: `chip ${c.ok ? 'ok' : 'failed'}`, title: c.standInFor ? `stand-in for ${c.standInFor}` : undefined }, `${c.ok ? '✓' : '✗'} ${c.channel}`))
   }
@@ -389,6 +389,7 @@
     try {
       const r = await api('GET', '/api/silences/preview?' + p.toString())
       if (mine !== previewRequest) return
+      if (!r.valid) throw new Error(r.error)
       clear(box)
       box.className = 'preview'
       box.appendChild(el('div', null, 'Silences alerts matching ', r.match.map((m) => el('code', null, m))))
