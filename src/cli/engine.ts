@@ -3,20 +3,33 @@
  * configured channels and the store (resolve: the engine sends a resolve to the channels that
  * carried the firing alert), and telling channels that keep incident state of an acknowledgement.
  */
-import { createAlerter, type Alerter } from '../alerter.js'
+import { createAlerter, type Alerter, type AlerterDeps } from '../alerter.js'
 import { createChannel, type Channel } from '../channels/channel.js'
 import { releaseHttpAgent, retainHttpAgent } from '../delivery/http.js'
 import { AlertEvent } from '../event.js'
 import type { ResolvedOptions } from '../options.js'
 import { redact } from '../redact.js'
+import { Reporter, stderrWriter } from '../report.js'
 import type { HistoryEntry, Receipt } from '../store/sqlite.js'
 import { CliError } from './command.js'
 import { withStore } from './config.js'
 
+/**
+ * For commands that print each channel's outcome themselves (test, resolve): the engine's stderr
+ * lines about undelivered alerts and its failure summary would say the same again; everything else
+ * (start-up warnings, channels that cannot start, outbox replays) still shows.
+ */
+export function commandReporter (): Reporter {
+  return new Reporter((text) => {
+    if (/^pino-alerts: (alert \S+ \(.*\) not delivered|summary): /.test(text)) return
+    stderrWriter(text)
+  })
+}
+
 /** Starts an alerter on the existing store; a store that cannot open is exit 2, a channel that cannot start is reported and the others work. */
-export async function storeAlerter (opts: ResolvedOptions): Promise<Alerter> {
+export async function storeAlerter (opts: ResolvedOptions, deps: AlerterDeps = {}): Promise<Alerter> {
   withStore(opts, false, () => {})
-  const alerter = createAlerter(opts)
+  const alerter = createAlerter(opts, deps)
   try {
     await alerter.ready
   } catch (err) {

@@ -5,7 +5,7 @@
  */
 import { bool, CliError, str, UsageError, type Command } from './command.js'
 import { loadConfig } from './config.js'
-import { findAlerts, storeAlerter } from './engine.js'
+import { commandReporter, findAlerts, storeAlerter } from './engine.js'
 import { json, table, visible } from './format.js'
 import { whoami } from './silence.js'
 
@@ -41,7 +41,7 @@ Examples:
         ? `no alert with id or fingerprint ${target} in the store`
         : `alert ${target} is a resolved notification itself; pass the id of the firing alert`)
     }
-    const alerter = await storeAlerter(opts)
+    const alerter = await storeAlerter(opts, { reporter: commandReporter() })
     let result
     try {
       result = await alerter.dispatch({

@@ -9,6 +9,7 @@ import { normalizeSeverity } from '../event.js'
 import type { CompiledRule, ResolvedChannel, ResolvedOptions } from '../options.js'
 import { bool, CliError, str, UsageError, type Command } from './command.js'
 import { loadConfig } from './config.js'
+import { commandReporter } from './engine.js'
 import { formatLatency, json, table } from './format.js'
 
 const USAGE = 'pino-alerts test [-c alerts.json] [--channel NAME] [--severity info|warn|critical] [--no-retry] [--json]'
@@ -82,7 +83,7 @@ Examples:
     if (selected.length === 0) throw new CliError('no enabled channel to test (configure channels with -c FILE or RISK_ALERTS_* variables)', 2)
     if (bool(ctx.values['no-retry'])) selected = selected.map((c) => ({ ...c, retry: { ...c.retry, maxAttempts: 1 } }))
 
-    const alerter = createAlerter(testOptions(opts, selected))
+    const alerter = createAlerter(testOptions(opts, selected), { reporter: commandReporter() })
     // A channel that cannot start is reported by the alerter and shows as failed below.
     await alerter.ready.catch(() => {})
     const host = hostname()
