@@ -102,6 +102,8 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   const now = deps.now ?? Date.now
   /** fingerprint → the last firing alert that reached a channel: where its resolve goes. */
   const firing = new Map<string, { id: string, timestamp: string, channels: string[], event?: AlertEvent }>()
+  /** fingerprint → the delivery of its firing alert still under way. */
+  const inFlightFiring = new Map<string, Promise<void>>()
   const deduper = opts.dedupe === undefined ? undefined : new Deduper(opts.dedupe, now)
   const inhibitor = opts.inhibit.length === 0 ? undefined : new Inhibitor(opts.inhibit, now)
   const grouper = opts.group === undefined
@@ -322,6 +324,9 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     inhibitor?.observe(event)
 
     if (event.status === 'resolved') {
+      // A resolve logged right after its firing alert waits for that delivery: it must know where the
+      // firing alert went.
+      await inFlightFiring.get(event.fingerprint)
       const fired = firingRecord(event.fingerprint)
       deduper?.forget(event.fingerprint)
       if (fired === undefined) return suppress('resolve-unknown', 'no delivered firing alert with this fingerprint')
@@ -352,6 +357,23 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     const decision = routeFor(event, opts, new Date(now()))
     // The outbox write comes before any delivery.
     record(decision.channels)
+    let settled!: () => void
+    const done = new Promise<void>((resolve) => { settled = resolve })
+    inFlightFiring.set(event.fingerprint, done)
+    let deliveries: DeliveryReport[] = []
+    try {
+      deliveries = await deliverFiring(event, decision)
+    } finally {
+      if (inFlightFiring.get(event.fingerprint) === done) inFlightFiring.delete(event.fingerprint)
+      settled()
+    }
+    if (decision.escalate.length > 0 && escalator !== undefined) {
+      try { escalator.schedule(event, decision.escalate) } catch (err) { reporter.notice(`pino-alerts: could not schedule escalation: ${(err as Error).message}`) }
+    }
+    return { id: event.id, deliveries }
+  }
+
+  async function deliverFiring (event: AlertEvent, decision: ReturnType<typeof routeFor>): Promise<DeliveryReport[]> {
     let deliveries: DeliveryReport[]
     if (grouper !== undefined && decision.channels.length > 0) {
       const { reports, size } = await grouper.add(event, decision.channels)
@@ -359,10 +381,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     } else {
       deliveries = await deliverAndRecord([event], decision.channels)
     }
-    if (decision.escalate.length > 0 && escalator !== undefined) {
-      try { escalator.schedule(event, decision.escalate) } catch (err) { reporter.notice(`pino-alerts: could not schedule escalation: ${(err as Error).message}`) }
-    }
-    return { id: event.id, deliveries }
+    return deliveries
   }
 
   function track<T> (p: Promise<T>): Promise<T> {

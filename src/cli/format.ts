@@ -49,6 +49,11 @@ export function formatDuration (ms: number): string {
   return parts.slice(0, 2).join(' ')
 }
 
+/** 1234567 → "1,234,567". */
+export function count (n: number): string {
+  return n.toLocaleString('en-US')
+}
+
 /** A latency: "12 ms", "1.4 s". */
 export function formatLatency (ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`

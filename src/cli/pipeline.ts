@@ -15,6 +15,7 @@ import { Reporter, stderrWriter } from '../report.js'
 import { AlertStream } from '../transport.js'
 import { bool, CliError, type Command } from './command.js'
 import { loadConfig } from './config.js'
+import { count } from './format.js'
 import { Progress } from './progress.js'
 
 /** After SIGINT / SIGTERM, how long to keep reading what the upstream app wrote before it died too. */
@@ -79,7 +80,7 @@ export default command
 
 function progressText (lines: number, alerter: Alerter): string {
   const s = alerter.stats()
-  return `pino-alerts: ${lines} lines, ${s.alerts} alerts, ${s.delivered} delivered, ${s.failed} failed${s.badLines > 0 ? `, ${s.badLines} bad lines` : ''}`
+  return `pino-alerts: ${count(lines)} lines, ${count(s.alerts)} alerts, ${count(s.delivered)} delivered, ${count(s.failed)} failed${s.badLines > 0 ? `, ${count(s.badLines)} bad lines` : ''}`
 }
 
 /** Copies `input` to `output` and into `stream` until the input ends (or a signal says so); resolves once the alerts are flushed. */
