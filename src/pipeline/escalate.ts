@@ -54,7 +54,9 @@ export class Escalator {
     if (this.timers.has(key)) return
     const t = setTimeout(() => {
       this.timers.delete(key)
-      if (this.done.has(event.id) || this.store?.acked(event.id) !== undefined) {
+      // Acknowledged or resolved here, or by another process through the store (CLI, dashboard).
+      const stored = this.store?.escalationState(event.id, step)
+      if (this.done.has(event.id) || this.store?.acked(event.id) !== undefined || (stored !== undefined && stored !== 'pending')) {
         this.store?.setEscalation(event.id, step, 'cancelled')
         return
       }

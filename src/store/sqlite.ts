@@ -225,11 +225,14 @@ export class AlertStore {
         // cost every alert a disk flush.
         db.pragma('synchronous = NORMAL')
         db.pragma('foreign_keys = ON')
-        const migrate = db.transaction((from: number) => {
-          for (let v = from; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string)
-          db.pragma(`user_version = ${SCHEMA_VERSION}`)
+        // Two processes opening a new store at once (an app and the dashboard): the version is read
+        // again inside an IMMEDIATE transaction, so only one of them migrates.
+        const migrate = db.transaction(() => {
+          const current = db.pragma('user_version', { simple: true }) as number
+          for (let v = current; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] as string)
+          if (current < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`)
         })
-        if (version < SCHEMA_VERSION) migrate(version)
+        if (version < SCHEMA_VERSION) (migrate as unknown as { immediate: () => void }).immediate()
       } else if (version < SCHEMA_VERSION) {
         throw new StoreError(`store ${path}: schema ${version} needs migrating; open it once read-write (start pino-alerts with it)`)
       }
@@ -319,6 +322,12 @@ export class AlertStore {
 
   setEscalation (alertId: string, step: number, state: 'fired' | 'cancelled'): void {
     this.db.prepare('UPDATE escalations SET state = ? WHERE alert_id = ? AND step = ?').run(state, alertId, step)
+  }
+
+  /** The stored state of one step (another process may have cancelled it by a resolve or an ack). */
+  escalationState (alertId: string, step: number): string | undefined {
+    const r = this.db.prepare('SELECT state FROM escalations WHERE alert_id = ? AND step = ?').get(alertId, step) as { state: string } | undefined
+    return r?.state
   }
 
   cancelEscalations (alertId: string): void {
