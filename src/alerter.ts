@@ -86,6 +86,12 @@ export interface AlerterDeps {
   summaryIntervalMs?: number
   /** The clock for silences, dedupe windows, inhibition, grouping and time intervals (tests). Default Date.now. */
   now?: () => number
+  /**
+   * Deliver what the store's outbox still holds and re-arm stored escalations at start. Default true.
+   * Tools that open an app's store beside the running app (the CLI's `resolve`, the dashboard) pass
+   * false: the app owns its outbox and its escalations.
+   */
+  replay?: boolean
 }
 
 /** Validates options synchronously (throws ConfigError); channel modules load in the background. */
@@ -166,7 +172,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     const storeError = failed.find((e) => e.name === 'StoreError')
     if (storeError !== undefined) throw storeError
     if (failed.length > 0) throw new Error(failed.map((e) => e.message).join('; '))
-    replay()
+    if (deps.replay !== false) replay()
   })
   ready.catch((err: Error) => reporter.notice(`pino-alerts: ${err.message}`))
 

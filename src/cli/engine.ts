@@ -29,7 +29,8 @@ export function commandReporter (): Reporter {
 /** Starts an alerter on the existing store; a store that cannot open is exit 2, a channel that cannot start is reported and the others work. */
 export async function storeAlerter (opts: ResolvedOptions, deps: AlerterDeps = {}): Promise<Alerter> {
   withStore(opts, false, () => {})
-  const alerter = createAlerter(opts, deps)
+  // The running app owns its outbox and escalations: this tool does not replay them.
+  const alerter = createAlerter(opts, { replay: false, ...deps })
   try {
     await alerter.ready
   } catch (err) {

@@ -18,7 +18,8 @@ export const COMMANDS: Record<string, Entry> = {
   receipts: { summary: "one alert's delivery outcome per channel", load: async () => await import('./receipts.js') },
   silence: { summary: 'add, list or expire silences', load: async () => await import('./silence.js') },
   ack: { summary: 'acknowledge an alert (stops its escalation)', load: async () => await import('./ack.js') },
-  resolve: { summary: 'send the resolved notification of a stored alert', load: async () => await import('./resolve.js') }
+  resolve: { summary: 'send the resolved notification of a stored alert', load: async () => await import('./resolve.js') },
+  dashboard: { summary: 'serve the web dashboard over the store (live alerts, ack, resolve, silence, /metrics)', load: async () => await import('./dashboard.js') }
 }
 
 /** No command: the pipeline. */
