@@ -196,7 +196,8 @@ export async function startDashboard (opts: DashboardOptions): Promise<Dashboard
 
     if (!guard.authenticated(req)) {
       if (!change && (path === '/' || path === '/index.html')) { res.writeHead(303, { Location: '/login' }).end(); return }
-      json(res, 401, { error: 'unauthorized: this dashboard needs its token (Authorization: Bearer …, or log in at /login)' }, { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
+      // A change without the token is forbidden (403, SPEC/issue wording); a read is "who are you?" (401).
+      json(res, change ? 403 : 401, { error: 'unauthorized: this dashboard needs its token (Authorization: Bearer …, or log in at /login)' }, { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
       return
     }
     if (change) {
