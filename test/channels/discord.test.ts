@@ -8,20 +8,14 @@ import {
   apiVersionOf, discordAnswers, len, makeDiscordHook, pingsOf, startDiscordFake, validateDiscordMessage, type DiscordFake
 } from '../fakes/discord.js'
 import type { RecordedRequest } from '../fakes/webhook-server.js'
-import { runChannelSuite, sampleEvent } from './suite.js'
+import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
 
 const HOOK = makeDiscordHook()
 const HOOKS = { [HOOK.id]: HOOK.token }
 const PATH = `/api/webhooks/${HOOK.id}/${HOOK.token}`
 const PATH_V10 = `/api/v10/webhooks/${HOOK.id}/${HOOK.token}`
 
-/** The discord channel's config, through the real options validation (no environment read). */
-function discordConfig (config: Record<string, unknown>, name = 'discord'): ResolvedChannel {
-  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, [name]: { type: 'discord', ...config } } }, {})
-  const cfg = opts.channels.find((c) => c.name === name)
-  if (cfg === undefined) throw new Error('no discord channel resolved')
-  return cfg
-}
+const discordConfig = (config: Record<string, unknown>, name = 'discord'): ResolvedChannel => resolvedChannel('discord', config, name)
 
 /** Discord shows `\x` as `x` for any punctuation x: the text a reader sees. */
 const shown = (s: string): string => s.replace(/\\([^0-9A-Za-z\s])/g, '$1')

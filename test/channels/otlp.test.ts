@@ -16,20 +16,14 @@ import {
   otlpStatus, otlpThrottled, otlpUnavailable, recordsOf, startOtlpCollector, type ExportJson, type LogRecordJson, type OtlpCollector
 } from '../fakes/otlp.js'
 import type { RecordedRequest, Script, ScriptedResponse } from '../fakes/webhook-server.js'
-import { runChannelSuite, sampleEvent } from './suite.js'
+import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
 
 /** A vendor gateway's path with a token in it, and an API key header: the channel's secrets. */
 const SECRET_PATH = 'otlp/' + randomBytes(12).toString('hex')
 const API_KEY = 'key_' + randomBytes(16).toString('hex')
 const VERSION = (createRequire(import.meta.url)('../../package.json') as { version: string }).version
 
-/** The otlp channel's config, through the real options validation (no environment read). */
-function otlpConfig (config: Record<string, unknown>): ResolvedChannel {
-  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, otlp: config } }, {})
-  const cfg = opts.channels.find((c) => c.name === 'otlp')
-  if (cfg === undefined) throw new Error('no otlp channel resolved')
-  return cfg
-}
+const otlpConfig = (config: Record<string, unknown>): ResolvedChannel => resolvedChannel('otlp', config)
 
 runChannelSuite<OtlpMessage>('otlp', (server) => ({
   channel: create(otlpConfig({ url: (server as OtlpCollector).baseUrl, headers: { 'x-api-key': API_KEY } })),

@@ -11,15 +11,9 @@ import {
   PAGERDUTY_LIMIT_BYTES, pagerdutyAnswers, pagerdutyInvalid, startPagerDutyFake, type AcceptedEvent, type PagerDutyFake
 } from '../fakes/pagerduty.js'
 import type { RecordedRequest, ScriptedResponse } from '../fakes/webhook-server.js'
-import { runChannelSuite, sampleEvent } from './suite.js'
+import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
 
-/** The pagerduty channel's config, through the real options validation (no environment read). */
-function pdConfig (config: Record<string, unknown>): ResolvedChannel {
-  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, pagerduty: config } }, {})
-  const cfg = opts.channels.find((c) => c.name === 'pagerduty')
-  if (cfg === undefined) throw new Error('no pagerduty channel resolved')
-  return cfg
-}
+const pdConfig = (config: Record<string, unknown>): ResolvedChannel => resolvedChannel('pagerduty', config)
 
 runChannelSuite<PagerDutyMessage>('pagerduty', (server) => {
   const fake = server as PagerDutyFake

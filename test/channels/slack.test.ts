@@ -7,19 +7,13 @@ import { AlertEvent } from '../../src/event.js'
 import { resolveOptions, type ResolvedChannel } from '../../src/options.js'
 import { hasLoneSurrogate, SLACK_ERROR_STATUS, slackAnswers, slackError, startSlackFake, validateSlackPayload } from '../fakes/slack.js'
 import type { RecordedRequest, WebhookServer } from '../fakes/webhook-server.js'
-import { runChannelSuite, sampleEvent } from './suite.js'
+import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
 
 // A webhook URL's path is its credential: T<team>/B<bot>/<token>.
 const TOKEN = randomBytes(12).toString('hex')
 const SECRET_PATH = `/services/T0SECRET1/B0SECRET2/${TOKEN}`
 
-/** The slack channel's config, through the real options validation (no environment read). */
-function slackConfig (config: Record<string, unknown>, name = 'slack'): ResolvedChannel {
-  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, [name]: name === 'slack' ? config : { type: 'slack', ...config } } }, {})
-  const cfg = opts.channels.find((c) => c.name === name)
-  if (cfg === undefined) throw new Error('no slack channel resolved')
-  return cfg
-}
+const slackConfig = (config: Record<string, unknown>, name = 'slack'): ResolvedChannel => resolvedChannel('slack', config, name)
 
 runChannelSuite<SlackMessage>('slack', (server) => ({
   channel: create(slackConfig({ webhookUrl: server.origin + SECRET_PATH })),

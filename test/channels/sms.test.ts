@@ -12,7 +12,7 @@ import {
   type SentSms, type TwilioApiOptions, type TwilioFake
 } from '../fakes/twilio.js'
 import type { RecordedRequest } from '../fakes/webhook-server.js'
-import { runChannelSuite, sampleEvent } from './suite.js'
+import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
 
 // Fresh, realistic credentials per run.
 const ACCOUNT_SID = 'AC' + randomBytes(16).toString('hex')
@@ -28,13 +28,7 @@ const FORBIDDEN = '+8613800000000'
 const fakeOptions: TwilioApiOptions = { accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, senders: [FROM, SERVICE], unsubscribed: [UNSUBSCRIBED], forbiddenRegions: [FORBIDDEN] }
 const startFake = async (): Promise<TwilioFake> => await startTwilioFake(fakeOptions)
 
-/** The sms channel's config, through the real options validation (no environment read). */
-function smsConfig (config: Record<string, unknown>, name = 'sms'): ResolvedChannel {
-  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, [name]: config } }, {})
-  const cfg = opts.channels.find((c) => c.name === name)
-  if (cfg === undefined) throw new Error('no sms channel resolved')
-  return cfg
-}
+const smsConfig = (config: Record<string, unknown>, name = 'sms'): ResolvedChannel => resolvedChannel('sms', config, name)
 
 runChannelSuite<SmsMessage>('sms', (server) => ({
   channel: create(smsConfig({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: FROM, to: TO, apiUrl: server.origin })),

@@ -14,6 +14,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { Channel, Outcome } from '../../src/channels/channel.js'
 import { AlertEvent, type AlertInput } from '../../src/event.js'
+import { resolveOptions, type ResolvedChannel } from '../../src/options.js'
 import { startWebhookServer, type RecordedRequest, type ScriptedResponse, type WebhookServer } from '../fakes/webhook-server.js'
 
 /** How the faked service answers; each gets the request it answers. */
@@ -55,6 +56,14 @@ export const defaultAnswers: FakeAnswers = {
   unavailable: () => ({ status: 503, headers: { 'content-type': 'text/plain' }, body: 'service unavailable' }),
   rateLimited: (seconds) => ({ status: 429, headers: { 'retry-after': String(seconds), 'content-type': 'text/plain' }, body: 'rate limited' }),
   rejected: () => ({ status: 400, headers: { 'content-type': 'text/plain' }, body: 'invalid payload' })
+}
+
+/** A channel's config through the real options validation (no environment read), as the engine gets it. */
+export function resolvedChannel (type: string, config: Record<string, unknown>, name = type): ResolvedChannel {
+  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, [name]: name === type ? config : { type, ...config } } }, {})
+  const cfg = opts.channels.find((c) => c.name === name)
+  if (cfg === undefined) throw new Error(`no ${type} channel resolved`)
+  return cfg
 }
 
 /** Events with distinct, greppable titles. */

@@ -2,18 +2,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { create, renderTeams, TEAMS_BUDGET_BYTES, type TeamsMessage } from '../../src/channels/teams.js'
 import type { AlertEvent } from '../../src/event.js'
 import { byteLength } from '../../src/format/truncate.js'
-import { resolveOptions, type ResolvedChannel } from '../../src/options.js'
+import type { ResolvedChannel } from '../../src/options.js'
 import { cardProblem, startTeamsFake, TEAMS_LIMIT_BYTES, teamsAnswers, type TeamsFake } from '../fakes/teams.js'
 import type { RecordedRequest } from '../fakes/webhook-server.js'
-import { runChannelSuite, sampleEvent } from './suite.js'
+import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
 
-/** The teams channel's config, through the real options validation (no environment read). */
-function teamsConfig (config: Record<string, unknown>): ResolvedChannel {
-  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, teams: config } }, {})
-  const cfg = opts.channels.find((c) => c.name === 'teams')
-  if (cfg === undefined) throw new Error('no teams channel resolved')
-  return cfg
-}
+const teamsConfig = (config: Record<string, unknown>): ResolvedChannel => resolvedChannel('teams', config)
 
 const secretsOf = (fake: TeamsFake): string[] => [fake.webhookUrl, fake.secretPath, fake.workflowId, fake.sig]
 

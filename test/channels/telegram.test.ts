@@ -9,7 +9,7 @@ import {
   type TelegramFake
 } from '../fakes/telegram.js'
 import { startWebhookServer, type RecordedRequest } from '../fakes/webhook-server.js'
-import { runChannelSuite, sampleEvent } from './suite.js'
+import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
 
 // A fresh, realistic token per run: a 10-digit bot id and a 35-character secret.
 const BOT_ID = String(randomInt(1_000_000_000, 9_999_999_999))
@@ -25,13 +25,7 @@ const TOKEN_PARTS = [TOKEN, TOKEN_SECRET, BOT_ID]
 const fakeOptions = { token: TOKEN, chats: [CHAT, CHANNEL, 424242], blocked: [BLOCKED], migrated: { [String(OLD_GROUP)]: NEW_SUPERGROUP } }
 const startFake = async (): Promise<TelegramFake> => await startTelegramFake(fakeOptions)
 
-/** The telegram channel's config, through the real options validation (no environment read). */
-function telegramConfig (config: Record<string, unknown>, name = 'telegram'): ResolvedChannel {
-  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, [name]: config } }, {})
-  const cfg = opts.channels.find((c) => c.name === name)
-  if (cfg === undefined) throw new Error('no telegram channel resolved')
-  return cfg
-}
+const telegramConfig = (config: Record<string, unknown>, name = 'telegram'): ResolvedChannel => resolvedChannel('telegram', config, name)
 
 /** What the reader sees: the message text after Telegram's entity parsing. */
 const visible = (m: TelegramMessage): string => parseTelegramText(m.text, m.parse_mode).text

@@ -3,20 +3,14 @@ import { Webhook } from 'standardwebhooks'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { create, signStandardWebhook, type WebhookMessage } from '../../src/channels/webhook.js'
 import { AlertEvent, type AlertEventJSON } from '../../src/event.js'
-import { resolveOptions, type ResolvedChannel } from '../../src/options.js'
+import type { ResolvedChannel } from '../../src/options.js'
 import { startWebhookServer, type RecordedRequest, type WebhookServer } from '../fakes/webhook-server.js'
-import { runChannelSuite, sampleEvent } from './suite.js'
+import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
 
 const SECRET = 'whsec_' + randomBytes(24).toString('base64')
 const SECRET_PATH = 'hooks/T0SECRET/B0PATH/' + randomBytes(8).toString('hex')
 
-/** The webhook channel's config, through the real options validation (no environment read). */
-function webhookConfig (config: Record<string, unknown>): ResolvedChannel {
-  const opts = resolveOptions({ env: false, channels: { console: { enabled: false }, webhook: config } }, {})
-  const cfg = opts.channels.find((c) => c.name === 'webhook')
-  if (cfg === undefined) throw new Error('no webhook channel resolved')
-  return cfg
-}
+const webhookConfig = (config: Record<string, unknown>): ResolvedChannel => resolvedChannel('webhook', config)
 
 runChannelSuite<WebhookMessage>('webhook', (server) => ({
   channel: create(webhookConfig({ url: `${server.origin}/${SECRET_PATH}`, secret: SECRET })),
