@@ -14,10 +14,11 @@ import { redact } from './redact.js'
 import type { AlertStore, HistoryEntry, HistoryQuery, Receipt, Summary, SummaryQuery } from './store/sqlite.js'
 import { Reporter } from './report.js'
 import { Deduper } from './pipeline/dedupe.js'
+import { forgetOldest } from './bounded.js'
 import { Escalator } from './pipeline/escalate.js'
 import { Grouper } from './pipeline/group.js'
 import { Inhibitor } from './pipeline/inhibit.js'
-import { routeFor } from './pipeline/route.js'
+import { routeFor, type RouteDecision } from './pipeline/route.js'
 import { Silences, type Silence, type SilenceInput } from './pipeline/silence.js'
 
 export interface DispatchResult {
@@ -45,13 +46,18 @@ export interface AlerterStats {
   delivered: number
   /** Alerts at least one routed channel of which failed with no stand-in delivering. */
   failed: number
-  /** Dispatches in flight. */
+  /** Alerts accepted and not yet finished (delivered, failed or suppressed). */
   inFlight: number
   channels: Record<string, ChannelStats>
 }
 
 export interface Alerter {
   dispatch (event: AlertEvent | AlertInput): Promise<DispatchResult>
+  /**
+   * Fire-and-forget dispatch of a parsed event (what the transport and the CLI use): no result is kept,
+   * so in a flood a waiting alert costs little more than the event itself.
+   */
+  post (event: AlertEvent): void
   /** Waits for every delivery in flight, bounded by `shutdownTimeoutMs`. */
   flush (): Promise<void>
   /** Flushes, then stops what is still running and closes channels. Idempotent. */
@@ -110,6 +116,10 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   const firing = new Map<string, { id: string, timestamp: string, channels: string[], event?: AlertEvent }>()
   /** fingerprint → the delivery of its firing alert still under way. */
   const inFlightFiring = new Map<string, Promise<void>>()
+  /** Alerts accepted and not yet finished (stats().inFlight; what flood mode looks at). */
+  let busy = 0
+  /** Set once channels and the store are up: until then alerts wait for them in `run`. */
+  let isStarted = false
   const deduper = opts.dedupe === undefined ? undefined : new Deduper(opts.dedupe, now)
   const inhibitor = opts.inhibit.length === 0 ? undefined : new Inhibitor(opts.inhibit, now)
   const grouper = opts.group === undefined
@@ -162,6 +172,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     }
   })])
   const started = loaded.then((results) => {
+    isStarted = true
     silences = new Silences(opts.silences, store, now)
     escalator = new Escalator(async (event, channels) => { await deliverAndRecord([event], channels) }, store, now)
     return results
@@ -272,7 +283,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
         firing.delete(event.fingerprint)
         firing.set(event.fingerprint, keepEvent ? { id: event.id, timestamp: event.timestamp, channels: okChannels, event } : { id: event.id, timestamp: event.timestamp, channels: okChannels })
         // Bounded: the oldest firing records are forgotten first (with a store, resolves still find them there).
-        if (firing.size > 20_000) firing.delete(firing.keys().next().value as string)
+        if (firing.size > FIRING_MAX) forgetOldest(firing, FIRING_MAX * 0.75)
       }
     }
     return deliveries
@@ -317,52 +328,67 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   /** The noise-control pipeline: resolve → silence → inhibit → dedupe → route → group → deliver. */
   async function run (input: AlertEvent): Promise<DispatchResult> {
     await started
+    inhibitor?.observe(input)
+    if (input.status === 'resolved') return await runResolve(input)
+    const admitted = admitFiring(input)
+    if ('result' in admitted) return admitted.result
+    if (floodable(admitted.event, admitted.decision)) return await new Promise<DispatchResult>((resolve) => { joinFlood(admitted.event, admitted.decision, resolve) })
+    return await deliverOne(admitted.event, admitted.decision)
+  }
+
+  /** Stores a suppressed alert and counts it on the channels it would have gone to. */
+  function suppress (event: AlertEvent, why: NonNullable<DispatchResult['suppressed']>, detail?: string): DispatchResult {
+    counters.suppressed++
+    if (why !== 'resolve-unknown') for (const c of routeFor(event, opts, new Date(now())).channels) deliverers.get(c)?.countSuppressed()
+    storeSafely('write the alert', (s) => s.insert(event.toJSON(), [], now(), why))
+    return detail === undefined ? { id: event.id, deliveries: [], suppressed: why } : { id: event.id, deliveries: [], suppressed: why, detail }
+  }
+
+  async function runResolve (input: AlertEvent): Promise<DispatchResult> {
+    // A resolve logged right after its firing alert waits for that delivery: it must know where the
+    // firing alert went.
+    // (Alerts in flood batches have no entry of their own: a resolve waits for the batches in flight.)
+    await (inFlightFiring.get(input.fingerprint) ?? (floodsInFlight.size > 0 ? Promise.all(floodsInFlight) : undefined))
+    const fired = firingRecord(input.fingerprint)
+    deduper?.forget(input.fingerprint)
+    if (fired === undefined) return suppress(input, 'resolve-unknown', 'no delivered firing alert with this fingerprint')
+    escalator?.cancel(fired.id)
+    firing.delete(input.fingerprint)
+    const duration = Date.parse(input.timestamp) - Date.parse(fired.timestamp)
+    const firingFor = formatDuration(Math.max(0, duration))
+    const event = new AlertEvent({
+      ...input.toJSON(),
+      body: input.body === '' ? `Firing for ${firingFor}.` : `${input.body}\n\nFiring for ${firingFor}.`,
+      metadata: { ...input.metadata, firingFor, firingAlertId: fired.id }
+    })
+    storeSafely('write the alert', (s) => s.insert(event.toJSON(), fired.channels, now()))
+    const deliveries = await deliverAndRecord([event], fired.channels)
+    return { id: event.id, deliveries }
+  }
+
+  /**
+   * The synchronous front of the pipeline for a firing alert: silence → inhibit → dedupe → route, then
+   * the outbox write (before any delivery). Either the alert was suppressed, or it goes out on `decision`.
+   */
+  function admitFiring (input: AlertEvent): { result: DispatchResult } | { event: AlertEvent, decision: RouteDecision } {
     let event = input
-    const record = (route: readonly string[], suppressed?: string): void =>
-      storeSafely('write the alert', (s) => s.insert(event.toJSON(), route, now(), suppressed))
-    const suppress = (why: NonNullable<DispatchResult['suppressed']>, detail?: string): DispatchResult => {
-      counters.suppressed++
-      if (why !== 'resolve-unknown') for (const c of routeFor(event, opts, new Date(now())).channels) deliverers.get(c)?.countSuppressed()
-      record([], why)
-      return detail === undefined ? { id: event.id, deliveries: [], suppressed: why } : { id: event.id, deliveries: [], suppressed: why, detail }
-    }
-
-    inhibitor?.observe(event)
-
-    if (event.status === 'resolved') {
-      // A resolve logged right after its firing alert waits for that delivery: it must know where the
-      // firing alert went.
-      await inFlightFiring.get(event.fingerprint)
-      const fired = firingRecord(event.fingerprint)
-      deduper?.forget(event.fingerprint)
-      if (fired === undefined) return suppress('resolve-unknown', 'no delivered firing alert with this fingerprint')
-      escalator?.cancel(fired.id)
-      firing.delete(event.fingerprint)
-      const duration = Date.parse(event.timestamp) - Date.parse(fired.timestamp)
-      const firingFor = formatDuration(Math.max(0, duration))
-      event = new AlertEvent({
-        ...event.toJSON(),
-        body: event.body === '' ? `Firing for ${firingFor}.` : `${event.body}\n\nFiring for ${firingFor}.`,
-        metadata: { ...event.metadata, firingFor, firingAlertId: fired.id }
-      })
-      record(fired.channels)
-      const deliveries = await deliverAndRecord([event], fired.channels)
-      return { id: event.id, deliveries }
-    }
-
     const silence = silences.match(event)
-    if (silence !== undefined) return suppress('silence', `silence ${silence.id}`)
+    if (silence !== undefined) return { result: suppress(event, 'silence', `silence ${silence.id}`) }
     const inhibitedBy = inhibitor?.inhibitedBy(event) ?? -1
-    if (inhibitedBy >= 0) return suppress('inhibit', `inhibit[${inhibitedBy}]`)
+    if (inhibitedBy >= 0) return { result: suppress(event, 'inhibit', `inhibit[${inhibitedBy}]`) }
     if (deduper !== undefined) {
       const d = deduper.check(event)
-      if (d.suppress) return suppress('dedupe', `repeat ${d.repeats} within ${deduper.windowFor(event)} ms`)
+      if (d.suppress) return { result: suppress(event, 'dedupe', `repeat ${d.repeats} within ${deduper.windowFor(event)} ms`) }
       if (d.repeats > 0) event = new AlertEvent({ ...event.toJSON(), title: `${event.title} (+${d.repeats} repeat${d.repeats === 1 ? '' : 's'} suppressed)` })
     }
-
     const decision = routeFor(event, opts, new Date(now()))
-    // The outbox write comes before any delivery.
-    record(decision.channels)
+    const routed = event
+    storeSafely('write the alert', (s) => s.insert(routed.toJSON(), decision.channels, now()))
+    return { event, decision }
+  }
+
+  /** One alert's own delivery (or its group's digest), then its escalation. */
+  async function deliverOne (event: AlertEvent, decision: RouteDecision): Promise<DispatchResult> {
     let settled!: () => void
     const done = new Promise<void>((resolve) => { settled = resolve })
     inFlightFiring.set(event.fingerprint, done)
@@ -373,13 +399,74 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       if (inFlightFiring.get(event.fingerprint) === done) inFlightFiring.delete(event.fingerprint)
       settled()
     }
-    if (decision.escalate.length > 0 && escalator !== undefined) {
-      try { escalator.schedule(event, decision.escalate) } catch (err) { reporter.notice(`pino-alerts: could not schedule escalation: ${(err as Error).message}`) }
-    }
+    scheduleEscalation(event, decision)
     return { id: event.id, deliveries }
   }
 
-  async function deliverFiring (event: AlertEvent, decision: ReturnType<typeof routeFor>): Promise<DeliveryReport[]> {
+  function scheduleEscalation (event: AlertEvent, decision: RouteDecision): void {
+    if (decision.escalate.length === 0 || escalator === undefined) return
+    try { escalator.schedule(event, decision.escalate) } catch (err) { reporter.notice(`pino-alerts: could not schedule escalation: ${(err as Error).message}`) }
+  }
+
+  // Flood mode. Each alert delivered on its own holds a chain of pending promises (about 5 kB) until
+  // its channels answer; a rate-limited channel makes a burst of critical alerts (never dropped) wait
+  // for seconds. Beyond FLOOD_AT alerts in flight, critical alerts that share a route travel in
+  // batches instead: one delivery (a digest per channel) for everything that arrived in the same turn
+  // of the event loop (one chunk of log lines), so a waiting alert costs little more than the event
+  // itself (~0.3 kB) and none waits longer than that turn. Info and warn alerts need none of this:
+  // beyond maxQueue they are dropped (and counted).
+  const FLOOD_AT = 1000
+  interface Flood { decision: RouteDecision, events: AlertEvent[], waiters: Array<{ event: AlertEvent, resolve: (r: DispatchResult) => void }>, timer: NodeJS.Immediate }
+  const floods = new Map<string, Flood>()
+
+  function floodable (event: AlertEvent, decision: RouteDecision): boolean {
+    return busy > FLOOD_AT && event.severity === 'critical' && grouper === undefined && decision.channels.length > 0
+  }
+
+  function joinFlood (event: AlertEvent, decision: RouteDecision, resolve?: (r: DispatchResult) => void): void {
+    const key = JSON.stringify([decision.channels, decision.escalate])
+    let f = floods.get(key)
+    if (f === undefined) {
+      const timer = setImmediate(() => closeFlood(key))
+      f = { decision, events: [], waiters: [], timer }
+      floods.set(key, f)
+    }
+    f.events.push(event)
+    if (resolve !== undefined) f.waiters.push({ event, resolve })
+  }
+
+  function closeFlood (key: string): void {
+    const f = floods.get(key)
+    if (f === undefined) return
+    floods.delete(key)
+    clearImmediate(f.timer)
+    void track(deliverFlood(f))
+  }
+
+  const floodsInFlight = new Set<Promise<void>>()
+  async function deliverFlood (f: Flood): Promise<void> {
+    let settled!: () => void
+    const done = new Promise<void>((resolve) => { settled = resolve })
+    floodsInFlight.add(done)
+    let deliveries: DeliveryReport[] = []
+    try {
+      deliveries = await deliverAndRecord(f.events, f.decision.channels)
+    } finally {
+      floodsInFlight.delete(done)
+      busy -= f.events.length
+      settled()
+    }
+    const size = f.events.length
+    const reports = size > 1 ? deliveries.map((r) => ({ ...r, digestOf: r.digestOf ?? size })) : deliveries
+    for (const e of f.events) scheduleEscalation(e, f.decision)
+    for (const w of f.waiters) w.resolve({ id: w.event.id, deliveries: reports })
+  }
+
+  function closeFloods (): void {
+    for (const key of [...floods.keys()]) closeFlood(key)
+  }
+
+  async function deliverFiring (event: AlertEvent, decision: RouteDecision): Promise<DeliveryReport[]> {
     let deliveries: DeliveryReport[]
     if (grouper !== undefined && decision.channels.length > 0) {
       const { reports, size } = await grouper.add(event, decision.channels)
@@ -424,9 +511,21 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
         return Promise.resolve({ id: event.id, deliveries: [], error: 'alerter is closed' })
       }
       counters.alerts++
-      return track(run(event))
+      busy++
+      return track(run(event)).finally(() => { busy-- })
+    },
+    post (event) {
+      if (closing !== undefined || !isStarted || event.status === 'resolved') { void alerter.dispatch(event); return }
+      counters.alerts++
+      inhibitor?.observe(event)
+      const admitted = admitFiring(event)
+      if ('result' in admitted) return
+      busy++
+      if (floodable(admitted.event, admitted.decision)) { joinFlood(admitted.event, admitted.decision); return }
+      void track(deliverOne(admitted.event, admitted.decision)).finally(() => { busy-- })
     },
     async flush () {
+      closeFloods()
       void grouper?.flushAll()
       await settle(Date.now() + opts.shutdownTimeoutMs)
       await Promise.all([...deliverers.values()].map(async (d) => await d.channel.flush?.().catch(() => {})))
@@ -434,7 +533,8 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     close () {
       closing ??= (async () => {
         const deadline = Date.now() + opts.shutdownTimeoutMs
-        // Grouped alerts still waiting go out now: nothing is held back at exit.
+        // Grouped alerts and flood batches still waiting go out now: nothing is held back at exit.
+        closeFloods()
         void grouper?.flushAll()
         escalator?.close()
         await settle(deadline)
@@ -461,7 +561,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     stats () {
       const channels: Record<string, ChannelStats> = {}
       for (const [name, d] of deliverers) channels[name] = d.stats()
-      return { ...counters, badLines: reporter.badLines, inFlight: inflight.size, channels }
+      return { ...counters, badLines: reporter.badLines, inFlight: busy, channels }
     },
     ack (idOrFingerprint, by = '', comment = '') {
       let ids: string[]
@@ -493,6 +593,9 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   }
   return alerter
 }
+
+/** How many firing records (where a resolve goes) are kept in memory. */
+const FIRING_MAX = 20_000
 
 function isResolved (o: unknown): o is ResolvedOptions {
   return o !== null && typeof o === 'object' && Array.isArray((o as ResolvedOptions).channels) && Array.isArray((o as ResolvedOptions).warnings)

@@ -221,7 +221,7 @@ export class AlertStream extends Writable {
       return
     }
     if (event === null) return
-    void this.alerter.dispatch(event)
+    this.alerter.post(event)
   }
 }
 

@@ -12,6 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AlertStore } from '../store/sqlite.js'
 import { itemOf, type AlertItem, type SilenceItem } from './api.js'
+import { forgetOldest } from '../bounded.js'
 
 const TICK_MS = 250
 const HEARTBEAT_MS = 15_000
@@ -91,7 +92,7 @@ export class LiveFeed {
 
   private watch (m: Map<string, number>, id: string, now: number): void {
     m.set(id, now)
-    if (m.size > WATCH_MAX) m.delete(m.keys().next().value as string)
+    if (m.size > WATCH_MAX) forgetOldest(m, WATCH_MAX)
   }
 
   private start (): void {

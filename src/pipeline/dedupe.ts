@@ -4,6 +4,7 @@
  */
 import type { AlertEvent } from '../event.js'
 import { matchesAlert } from '../matchers.js'
+import { forgetOldest } from '../bounded.js'
 import type { ResolvedOptions } from '../options.js'
 
 type DedupeOptions = NonNullable<ResolvedOptions['dedupe']>
@@ -53,7 +54,7 @@ export class Deduper {
       if (v.suppressed === 0) this.last.delete(fp)
     }
     // Bounded memory in a flood of distinct alerts: beyond 100 000 the oldest are forgotten (they may notify again).
-    while (this.last.size > 100_000) this.last.delete(this.last.keys().next().value as string)
+    forgetOldest(this.last, 100_000)
     this.nextPrune = Math.max(10_000, this.last.size * 2)
   }
 }
