@@ -287,12 +287,21 @@ function renderCompactDigest (sorted: readonly AlertEvent[], headline: string, t
   if (sorted.length > BUDGET.listedDigest) {
     // A flood: alerts with the same severity, source and title are one line with a count, so that
     // every alert is represented in a few messages (each costs a rate-limit token).
+    // Keyed look → source → title without building a key string per alert (a flood has 100 000).
     const groups = new Map<string, { e: AlertEvent, n: number }>()
+    const index = new Map<string, Map<string, Map<string, { e: AlertEvent, n: number }>>>()
     for (const e of sorted) {
-      const k = `${lookOf(e)}\u0000${e.source}\u0000${e.title}`
-      const g = groups.get(k)
-      if (g === undefined) groups.set(k, { e, n: 1 })
-      else g.n++
+      const look = lookOf(e)
+      let bySource = index.get(look)
+      if (bySource === undefined) index.set(look, bySource = new Map())
+      let byTitle = bySource.get(e.source)
+      if (byTitle === undefined) bySource.set(e.source, byTitle = new Map())
+      const g = byTitle.get(e.title)
+      if (g === undefined) {
+        const created = { e, n: 1 }
+        byTitle.set(e.title, created)
+        groups.set(`${look}\u0000${e.source}\u0000${e.title}`, created)
+      } else g.n++
     }
     lines = [...groups.values()].map(({ e, n }) => {
       const look = lookOf(e)

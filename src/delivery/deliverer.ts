@@ -269,6 +269,7 @@ export class Deliverer {
           this.counters.attempts++
           if (tries > 1) this.counters.retried++
           const outcome = await this.attempt(message, budget)
+          this.bucket?.answered()
           if (outcome.ok) { this.counters.messages++; break }
           if (outcome.retryAfterMs !== undefined) this.bucket?.pause(outcome.retryAfterMs)
           const error = this.mask(outcome.error)

@@ -2,7 +2,9 @@
  * Token bucket per channel instance. `perSecond` tokens refill continuously up to `burst`. A service's
  * own "slow down" (429 + Retry-After) pauses the bucket until then. The bucket runs 5% below the
  * configured rate: a request that leaves on time can still arrive early at a service that counts
- * strictly, and one 429 costs more than 5%.
+ * strictly, and one 429 costs more than 5%. The interval is also counted from each answer: a request
+ * that left on time but reached the service late (a busy event loop, a slow upload) does not make
+ * the next one arrive early.
  */
 import { sleep } from './retry.js'
 
@@ -14,6 +16,8 @@ export class TokenBucket {
   private tokens: number
   private last: number
   private pausedUntil = 0
+  /** Tokens left right after the last take. */
+  private afterTake = 0
   private readonly ratePerMs: number
 
   constructor (readonly limit: RateLimit, private readonly now = Date.now) {
@@ -42,6 +46,7 @@ export class TokenBucket {
       const w = this.waitMs()
       if (w === 0) {
         this.tokens -= 1
+        this.afterTake = this.tokens
         return true
       }
       if (!(await sleep(w, signal))) return false
@@ -55,6 +60,12 @@ export class TokenBucket {
       if (w === 0) return true
       if (!(await sleep(w, signal))) return false
     }
+  }
+
+  /** The answer to the last request arrived: nothing refilled while it was under way counts. */
+  answered (): void {
+    this.refill()
+    this.tokens = Math.min(this.tokens, this.afterTake)
   }
 
   /** The service asked for a pause (Retry-After): no token before then. */

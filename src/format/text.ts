@@ -5,7 +5,8 @@ export const SEVERITY_WORD = { info: 'INFO', warn: 'WARN', critical: 'CRITICAL' 
 
 /** Most severe first, then oldest first: the order of every digest. */
 export function bySeverity (events: readonly AlertEvent[]): AlertEvent[] {
-  return [...events].sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || a.timestamp.localeCompare(b.timestamp))
+  // Timestamps are ISO 8601 UTC: plain comparison orders them (localeCompare took seconds on 100 000).
+  return [...events].sort((a, b) => SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity] || (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
 }
 
 /** `[CRITICAL] risk_gate: Order blocked`, `[RESOLVED] …` for resolved events. */
