@@ -416,7 +416,15 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   // itself (~0.3 kB) and none waits longer than that turn. Info and warn alerts need none of this:
   // beyond maxQueue they are dropped (and counted).
   const FLOOD_AT = 1000
-  interface Flood { decision: RouteDecision, events: AlertEvent[], waiters: Array<{ event: AlertEvent, resolve: (r: DispatchResult) => void }>, timer: NodeJS.Immediate }
+  interface Flood {
+    decision: RouteDecision
+    events: AlertEvent[]
+    /** dispatch() callers waiting for their result (post() leaves none). */
+    waiters: Array<{ event: AlertEvent, resolve: (r: DispatchResult) => void }>
+    /** Alerts that came by post(): they leave `busy` when the batch is done (dispatch()'s leave on their own). */
+    posted: number
+    timer: NodeJS.Immediate
+  }
   const floods = new Map<string, Flood>()
 
   function floodable (event: AlertEvent, decision: RouteDecision): boolean {
@@ -428,11 +436,12 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     let f = floods.get(key)
     if (f === undefined) {
       const timer = setImmediate(() => closeFlood(key))
-      f = { decision, events: [], waiters: [], timer }
+      f = { decision, events: [], waiters: [], posted: 0, timer }
       floods.set(key, f)
     }
     f.events.push(event)
     if (resolve !== undefined) f.waiters.push({ event, resolve })
+    else f.posted++
   }
 
   function closeFlood (key: string): void {
@@ -453,7 +462,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       deliveries = await deliverAndRecord(f.events, f.decision.channels)
     } finally {
       floodsInFlight.delete(done)
-      busy -= f.events.length
+      busy -= f.posted
       settled()
     }
     const size = f.events.length

@@ -43,6 +43,17 @@ describe('rate limit options', () => {
     b.pause(3000)
     expect(b.waitMs()).toBe(3000)
   })
+
+  it('the interval is counted from the answer: a request that reached the service late does not let the next one leave early', () => {
+    let now = 0
+    const b = new TokenBucket({ perSecond: 1, burst: 1 }, () => now)
+    void b.take()
+    now = 800 // the answer came 800 ms after the request left (a busy event loop, a slow upload)
+    b.answered()
+    expect(b.waitMs()).toBe(1050) // a full interval from the answer, not 250 ms
+    now = 1850
+    expect(b.waitMs()).toBe(0)
+  })
 })
 
 describe('circuit breaker (real webhook receiver down, then back)', () => {
