@@ -19,6 +19,7 @@ const transports = {
   'pino-alerts+destination': { target: 'pino-alerts', options: { ...alertsOptions, destination: '/dev/null' } },
   'targets:file': { targets: [{ target: 'pino/file', options: { destination: '/dev/null' } }] },
   'targets:file+alerts@warn': { targets: [{ target: 'pino/file', options: { destination: '/dev/null' } }, { target: 'pino-alerts', level: 'warn', options: alertsOptions }] },
+  'targets:file+file@warn': { targets: [{ target: 'pino/file', options: { destination: '/dev/null' } }, { target: 'pino/file', level: 'warn', options: { destination: '/dev/null' } }] },
   stdout: null
 }
 if (!(mode in transports)) throw new Error(`unknown mode ${mode}`)
