@@ -1,4 +1,7 @@
 import { once } from 'node:events'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createAlerter } from '../src/alerter.js'
@@ -83,6 +86,37 @@ describe('flood mode: thousands of critical alerts waiting for a rate-limited ch
     } finally {
       await a.close()
       await hook.close()
+    }
+  }, 30_000)
+
+  it('with a store, every alert of a flood batch is in the history, settled, with its own receipt', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pino-alerts-flood-'))
+    const hook = await startWebhookServer({ defaultResponse: { hold: true } })
+    const a = createAlerter({
+      env: false,
+      dedupe: false,
+      store: { path: join(dir, 'alerts.db') },
+      channels: { console: { enabled: false }, webhook: { url: hook.url } },
+      routes: { critical: ['webhook'] }
+    }, { env: {} })
+    try {
+      await a.ready
+      for (let i = 0; i < 1500; i++) a.post(AlertEvent.from({ source: 'kill_switch', title: `breach ${i}`, severity: 'critical' }))
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      expect(a.history({ limit: 2000 }).filter((e) => !e.settled)).toHaveLength(1500) // in the outbox first
+      hook.setDefault({ status: 200, body: 'ok' })
+      hook.release()
+      await a.flush()
+      const all = a.history({ limit: 2000 })
+      expect(all).toHaveLength(1500)
+      expect(all.filter((e) => !e.settled)).toHaveLength(0)
+      const flooded = all.find((e) => e.title === 'breach 1499')!
+      expect(a.receipts(flooded.id).map((r) => [r.channel, r.ok])).toEqual([['webhook', true]])
+      expect(a.stats().inFlight).toBe(0)
+    } finally {
+      await a.close()
+      await hook.close()
+      rmSync(dir, { recursive: true, force: true })
     }
   }, 30_000)
 
