@@ -6,19 +6,13 @@ import { slackRateLimited, startSlackFake } from './fakes/slack.js'
 import { checkSendMessage, telegramApi, tgRateLimited } from './fakes/telegram.js'
 import { startWebhookServer } from './fakes/webhook-server.js'
 import type { WebhookServer } from './fakes/webhook-server.js'
+import { until } from './helpers/run.js'
 
 /** Every text a Slack message shows: header, fallback, sections. */
 function slackText (body: unknown): string {
   return JSON.stringify(body)
 }
 
-async function until (cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 describe('bursts behind a rate limit become digests (SPEC §8)', () => {
   it('500 alerts in one second through a real pino transport reach a 1 msg/s Slack in a handful of messages, none lost, no 429 provoked', async () => {

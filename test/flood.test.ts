@@ -9,14 +9,8 @@ import { forgetOldest } from '../src/bounded.js'
 import { AlertEvent } from '../src/event.js'
 import { slackRateLimited, startSlackFake } from './fakes/slack.js'
 import { startWebhookServer } from './fakes/webhook-server.js'
+import { until } from './helpers/run.js'
 
-async function until (cond: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-}
 
 /** The count a Slack digest header claims ("N alerts: …"), or 1 for a single alert. */
 function represented (body: string): number {

@@ -33,3 +33,12 @@ export function readJsonl (path: string): Array<Record<string, any>> {
 }
 
 export const fixture = (name: string): string => new URL(`../fixtures/${name}`, import.meta.url).pathname
+
+/** Polls `cond` every 50 ms until it holds; throws after `timeoutMs`. */
+export async function until (cond: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}
