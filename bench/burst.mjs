@@ -11,7 +11,6 @@ const app = new URL('./burst-app.mjs', import.meta.url).pathname
 let last = -Infinity
 let limited = 0
 let represented = 0
-let firstAt = 0
 let doneAt = 0
 const messages = []
 const server = createServer((req, res) => {
@@ -34,9 +33,9 @@ server.listen(0, '127.0.0.1')
 await once(server, 'listening')
 const url = `http://127.0.0.1:${server.address().port}/services/T0/B0/bench`
 
-function runApp (mode, stayMs) {
+function runApp (mode, stayMs, env = {}) {
   return new Promise((resolve, reject) => {
-    const c = spawn(process.execPath, [app, mode, String(N)], { env: { ...process.env, SLACK_URL: url, STAY_MS: String(stayMs) }, stdio: ['ignore', 'pipe', 'inherit'] })
+    const c = spawn(process.execPath, [app, mode, String(N)], { env: { ...process.env, ...env, SLACK_URL: url, STAY_MS: String(stayMs) }, stdio: ['ignore', 'pipe', 'inherit'] })
     let out = ''
     c.stdout.on('data', (d) => { out += d })
     c.on('close', () => { try { resolve(JSON.parse(out.trim().split('\n').pop())) } catch (e) { reject(new Error(`no result from ${mode}: ${out}`)) } })
@@ -44,17 +43,37 @@ function runApp (mode, stayMs) {
 }
 
 const baseline = await runApp('file', 0)
-const t0 = Date.now()
-firstAt = t0
-const alerts = await runApp('alerts', 20_000)
+/** One run to the fake, its counters from zero. */
+async function burst (env) {
+  last = -Infinity
+  limited = 0
+  represented = 0
+  doneAt = 0
+  messages.length = 0
+  const t0 = Date.now()
+  const r = await runApp('alerts', 20_000, env)
+  return { ...r, t0, limited, represented, doneAt, messages: messages.length }
+}
+const runs = [
+  ['pino-alerts → slack (digests)', await burst({})],
+  // pino's `worker` option reaches the Worker constructor: a smaller young generation for the worker.
+  ['  same, worker young generation 8 MB', await burst({ YOUNG_MB: '8' })]
+]
 const pad = (s, n) => String(s).padEnd(n)
 const mb = (b) => (b / 1024 / 1024).toFixed(0)
 console.log(`\nburst: ${N} alerts logged within ~1 s to a 1 msg/s Slack-like fake\n`)
 console.log(pad('set-up', 40) + pad('logged in', 11) + pad('all represented after', 23) + pad('messages', 10) + pad('429s', 6) + pad('peak RSS', 10) + 'goal')
 console.log('-'.repeat(120))
 console.log(pad('baseline: same lines through pino/file', 40) + pad(baseline.loggedMs + ' ms', 11) + pad('-', 23) + pad('-', 10) + pad('-', 6) + pad(mb(baseline.peakRss) + ' MB', 10))
-const ok = represented >= N && messages.length <= 20 && alerts.peakRss < 200 * 1024 * 1024
-console.log(pad('pino-alerts → slack (digests)', 40) + pad(alerts.loggedMs + ' ms', 11) + pad(doneAt === 0 ? `only ${represented}` : `${((doneAt - t0) / 1000).toFixed(1)} s`, 23) + pad(messages.length, 10) + pad(limited, 6) + pad(mb(alerts.peakRss) + ' MB', 10) +
-  `all, ≤ 20 messages, < 200 MB: ${ok ? 'ok' : 'MISSED'}`)
+let ok = true
+for (const [name, r] of runs) {
+  const met = r.represented >= N && r.messages <= 20 && r.peakRss < 200 * 1024 * 1024
+  if (name.startsWith('pino-alerts')) ok = met // the goal is on the default set-up
+  console.log(pad(name, 40) + pad(r.loggedMs + ' ms', 11) + pad(r.doneAt === 0 ? `only ${r.represented}` : `${((r.doneAt - r.t0) / 1000).toFixed(1)} s`, 23) + pad(r.messages, 10) + pad(r.limited, 6) + pad(mb(r.peakRss) + ' MB', 10) +
+    `all, ≤ 20 messages, < 200 MB: ${met ? 'ok' : 'MISSED'}`)
+}
+console.log(`
+The second row passes pino.transport({ …, worker: { resourceLimits: { maxYoungGenerationSizeMb: 8 } } }):
+fewer megabytes between the worker's garbage collections, at a little CPU.`)
 server.close()
 process.exitCode = ok ? 0 : 1
