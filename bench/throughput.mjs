@@ -59,11 +59,10 @@ const wall = (m) => median(results[m].map((r) => r.wall))
 const base = wall('pino/file')
 const baseTargets = wall('targets:file')
 const pad = (s, n) => String(s).padEnd(n)
+// The issue's goals. pino-alerts+destination and cli are shown for reference (no goal of their own).
 const GOALS = {
   'pino-alerts': ['pino/file', 1.10],
-  'pino-alerts+destination': ['pino/file', 1.10],
-  'targets:file+alerts@warn': ['targets:file', 1.10],
-  cli: ['stdout', 1.10]
+  'targets:file+alerts@warn': ['targets:file', 1.10]
 }
 console.log(`\nthroughput: ${N} pino lines, 0.1% alerts, median of ${RUNS} runs (wall and CPU of the whole app process)\n`)
 console.log(pad('set-up', 30) + pad('wall ms', 9) + pad('cpu ms', 9) + pad('× pino/file', 13) + pad('× targets:[file]', 18) + pad('pipeline ms', 13) + 'goal')
@@ -73,12 +72,11 @@ for (const m of modes) {
   const w = wall(m)
   const c = median(results[m].map((r) => r.cpu))
   const p = m in shell ? median(results[m].map((r) => r.pipeline)).toFixed(0) : '-'
-  let goal = ''
+  let goal = m === 'cli' ? `pipeline ${(median(results.cli.map((r) => r.pipeline)) / median(results.stdout.map((r) => r.pipeline))).toFixed(2)} × stdout (reference)` : ''
   if (m in GOALS) {
     const [against, max] = GOALS[m]
-    const ratio = (against === 'stdout' ? median(results.cli.map((r) => r.pipeline)) / median(results.stdout.map((r) => r.pipeline)) : w / wall(against))
-    goal = `pipeline ≤ ${max.toFixed(2)} × ${against}: ${ratio.toFixed(2)} ${ratio <= max ? 'ok' : 'MISSED'}`
-    if (against !== 'stdout') goal = `≤ ${max.toFixed(2)} × ${against}: ${ratio <= max ? 'ok' : 'MISSED'}`
+    const ratio = w / wall(against)
+    goal = `≤ ${max.toFixed(2)} × ${against}: ${ratio <= max ? 'ok' : 'MISSED'}`
     if (m === 'targets:file+alerts@warn') {
       // What pino-alerts adds to pino's multistream: against the same two-target set-up without it.
       const own = w / wall('targets:file+file@warn')

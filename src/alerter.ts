@@ -347,8 +347,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
   async function runResolve (input: AlertEvent): Promise<DispatchResult> {
     // A resolve logged right after its firing alert waits for that delivery: it must know where the
     // firing alert went.
-    // (Alerts in flood batches have no entry of their own: a resolve waits for the batches in flight.)
-    await (inFlightFiring.get(input.fingerprint) ?? (floodsInFlight.size > 0 ? Promise.all(floodsInFlight) : undefined))
+    await (inFlightFiring.get(input.fingerprint) ?? floodCarrying(input.fingerprint))
     const fired = firingRecord(input.fingerprint)
     deduper?.forget(input.fingerprint)
     if (fired === undefined) return suppress(input, 'resolve-unknown', 'no delivered firing alert with this fingerprint')
@@ -452,11 +451,24 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     void track(deliverFlood(f))
   }
 
-  const floodsInFlight = new Set<Promise<void>>()
+  const floodsInFlight = new Map<Promise<void>, Flood>()
+
+  /**
+   * The delivery of the flood batch that carries a firing alert of this fingerprint, if any (an open
+   * batch is sent now). Alerts in flood batches have no map entry of their own (memory): a resolve,
+   * which is rare, looks through the batches instead.
+   */
+  function floodCarrying (fingerprint: string): Promise<void> | undefined {
+    for (const [key, f] of floods) {
+      if (f.events.some((e) => e.fingerprint === fingerprint)) { closeFlood(key); break }
+    }
+    for (const [done, f] of floodsInFlight) if (f.events.some((e) => e.fingerprint === fingerprint)) return done
+    return undefined
+  }
   async function deliverFlood (f: Flood): Promise<void> {
     let settled!: () => void
     const done = new Promise<void>((resolve) => { settled = resolve })
-    floodsInFlight.add(done)
+    floodsInFlight.set(done, f)
     let deliveries: DeliveryReport[] = []
     try {
       deliveries = await deliverAndRecord(f.events, f.decision.channels)

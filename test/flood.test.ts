@@ -61,9 +61,14 @@ describe('flood mode: thousands of critical alerts waiting for a rate-limited ch
       const results = Array.from({ length: 1500 }, (_, i) => a.dispatch({ source: 'kill_switch', title: `breach ${i}`, severity: 'critical', labels: { n: String(i) } }))
       await new Promise((resolve) => setTimeout(resolve, 100))
       expect(a.stats().inFlight).toBe(1500)
+      // A resolve for an alert of the flood waits for its batch; one for an unknown alert does not wait.
+      const resolveInFlood = a.dispatch({ source: 'kill_switch', title: 'breach 1200', severity: 'critical', labels: { n: '1200' }, status: 'resolved' })
+      const unrelated = await a.dispatch({ source: 'other', title: 'never fired', severity: 'critical', status: 'resolved' })
+      expect(unrelated.suppressed).toBe('resolve-unknown')
       hook.setDefault({ status: 200, body: 'ok' })
       hook.release()
       const done = await Promise.all(results)
+      expect((await resolveInFlood).deliveries.map((d) => [d.channel, d.ok])).toEqual([['webhook', true]])
       expect(done.every((r) => r.deliveries.length === 1 && r.deliveries[0]?.ok === true)).toBe(true)
       expect(new Set(done.map((r) => r.id)).size).toBe(1500)
       // Beyond 1000 in flight the rest travelled together: far fewer requests than alerts.
@@ -71,8 +76,8 @@ describe('flood mode: thousands of critical alerts waiting for a rate-limited ch
       expect(batched.length).toBeGreaterThanOrEqual(400)
       expect(hook.requests.length).toBeLessThan(1100)
       const s = a.stats()
-      expect([s.alerts, s.delivered, s.failed, s.inFlight]).toEqual([1500, 1500, 0, 0])
-      expect(s.channels.webhook?.delivered).toBe(1500)
+      expect([s.alerts, s.delivered, s.failed, s.inFlight]).toEqual([1502, 1501, 0, 0])
+      expect(s.channels.webhook?.delivered).toBe(1501)
       // A resolve for an alert that travelled in a flood batch finds where it went.
       const r = await a.dispatch({ source: 'kill_switch', title: 'breach 1400', severity: 'critical', labels: { n: '1400' }, status: 'resolved' })
       expect(r.suppressed).toBeUndefined()
