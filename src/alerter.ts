@@ -448,7 +448,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     if (f === undefined) return
     floods.delete(key)
     clearImmediate(f.timer)
-    void track(deliverFlood(f))
+    track(deliverFlood(f)).catch((err: Error) => { reporter.notice(`pino-alerts: ${f.events.length} alert(s) of a flood batch not delivered: ${err.message}`) })
   }
 
   const floodsInFlight = new Map<Promise<void>, Flood>()
@@ -500,7 +500,8 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
 
   function track<T> (p: Promise<T>): Promise<T> {
     inflight.add(p)
-    void p.finally(() => inflight.delete(p))
+    const forget = (): void => { inflight.delete(p) }
+    p.then(forget, forget) // (a rejection stays with the caller's promise: no second, unhandled one here)
     return p
   }
 
@@ -538,12 +539,22 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     post (event) {
       if (closing !== undefined || !isStarted || event.status === 'resolved') { void alerter.dispatch(event); return }
       counters.alerts++
-      inhibitor?.observe(event)
-      const admitted = admitFiring(event)
+      let admitted: ReturnType<typeof admitFiring>
+      try {
+        inhibitor?.observe(event)
+        admitted = admitFiring(event)
+      } catch (err) {
+        // Never thrown into the transport's write path: the alert is reported and counted as failed.
+        counters.failed++
+        reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) not delivered: ${(err as Error).message}`)
+        return
+      }
       if ('result' in admitted) return
       busy++
       if (floodable(admitted.event, admitted.decision)) { joinFlood(admitted.event, admitted.decision); return }
-      void track(deliverOne(admitted.event, admitted.decision)).finally(() => { busy-- })
+      track(deliverOne(admitted.event, admitted.decision))
+        .catch((err: Error) => { reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) not delivered: ${err.message}`) })
+        .finally(() => { busy-- })
     },
     async flush () {
       closeFloods()
