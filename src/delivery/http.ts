@@ -23,7 +23,7 @@ let idle: Array<() => void> = []
  * server is closing; they never keep the process alive.
  */
 function httpAgents (): Agents {
-  const o = { keepAlive: true, maxSockets: 32, timeout: 4000 }
+  const o = { keepAlive: true, maxSockets: 32, timeout: 4000, noDelay: true }
   agents ??= { http: new http.Agent(o), https: new https.Agent(o) }
   return agents
 }
