@@ -1,8 +1,9 @@
 // bench/latency: logger.fatal(alert) → a loopback webhook records the arrival. 10 000 alerts at
 // 1 000/s; p50/p95/p99/max against a baseline measured in the same run: a direct undici POST from the
-// app thread. Clock: performance.timeOrigin + performance.now() (shared by the worker thread).
+// app thread. The receiver is a process of its own (bench/latency-server.mjs). Clock:
+// performance.timeOrigin + performance.now(), which agrees across threads and processes here.
 //   npm run build && node bench/latency.mjs [count] [perSecond]
-import { createServer } from 'node:http'
+import { fork } from 'node:child_process'
 import { performance } from 'node:perf_hooks'
 import { once } from 'node:events'
 import pino from 'pino'
@@ -12,22 +13,12 @@ const COUNT = Number(process.argv[2] ?? 10_000)
 const RATE = Number(process.argv[3] ?? 1000)
 const clock = () => performance.timeOrigin + performance.now()
 
-let latencies = []
-const server = createServer((req, res) => {
-  let body = ''
-  req.on('data', (c) => { body += c })
-  req.on('end', () => {
-    const at = clock()
-    try {
-      const sentAt = JSON.parse(body).metadata?.sentAt ?? JSON.parse(body).sentAt
-      latencies.push(at - sentAt)
-    } catch {}
-    res.end('ok')
-  })
-})
-server.listen(0, '127.0.0.1')
-await once(server, 'listening')
-const url = `http://127.0.0.1:${server.address().port}/hook`
+// The receiver runs in its own process, as a real webhook receiver does: the app's main thread only
+// logs (or, for the baseline, sends).
+const receiver = fork(new URL('./latency-server.mjs', import.meta.url).pathname, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+const [{ port }] = await once(receiver, 'message')
+const url = `http://127.0.0.1:${port}/hook`
+const ask = async (what) => { receiver.send(what); return (await once(receiver, 'message'))[0] }
 
 async function paced (send) {
   const perTick = Math.max(1, Math.round(RATE / 200)) // every 5 ms
@@ -40,9 +31,11 @@ async function paced (send) {
   }
 }
 
-async function until (n) {
+/** Waits until the receiver has n arrivals (or 60 s), then takes them. */
+async function collect (n) {
   const deadline = Date.now() + 60_000
-  while (latencies.length < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+  while ((await ask('count')).count < n && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  return (await ask('take')).latencies
 }
 
 function stats (xs) {
@@ -53,25 +46,21 @@ function stats (xs) {
 
 // Baseline: the app thread POSTs each alert itself (what a naive in-app notifier does).
 const agent = new Agent({ keepAliveTimeout: 30_000, connections: 8 })
-latencies = []
 await paced((i) => {
   const body = JSON.stringify({ title: `direct ${i}`, sentAt: clock() })
   request(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: agent }).then((r) => r.body.dump(), () => {})
 })
-await until(COUNT)
-const direct = stats(latencies)
+const direct = stats(await collect(COUNT))
 await agent.close()
 
 // pino-alerts: logger.fatal through the transport's worker thread, webhook channel.
-latencies = []
 const transport = pino.transport({ target: 'pino-alerts', options: { env: false, dedupe: false, channels: { console: { enabled: false }, webhook: { url } }, routes: { critical: ['webhook'] } } })
 const logger = pino(transport)
 await new Promise((resolve) => setTimeout(resolve, 500)) // the worker is up, as in a running app
 await paced((i) => logger.fatal({ alert: { source: 'kill_switch', metadata: { sentAt: clock() } } }, `Kill switch ${i}`))
-await until(COUNT)
-const viaAlerts = stats(latencies)
+const viaAlerts = stats(await collect(COUNT))
 transport.end()
-server.close()
+receiver.send('stop')
 
 const pad = (s, n) => String(s).padEnd(n)
 const f = (x) => x.toFixed(2)
