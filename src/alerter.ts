@@ -271,7 +271,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       if (lost.length === 0) counters.delivered++
       else {
         counters.failed++
-        reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) not delivered: ${lost.map((r) => r.error ?? r.channel).join('; ')}`)
+        reporter.notice(`pino-alerts: ${alertRef(event)} not delivered: ${lost.map((r) => r.error ?? r.channel).join('; ')}`)
       }
       storeSafely('record receipts', (s) => {
         for (const r of deliveries) if (r.ok || !cutShort) s.receipt(event.id, r)
@@ -529,7 +529,7 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       }
       if (closing !== undefined) {
         counters.rejected++
-        reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) dispatched after close; not sent`)
+        reporter.notice(`pino-alerts: ${alertRef(event)} dispatched after close; not sent`)
         return Promise.resolve({ id: event.id, deliveries: [], error: 'alerter is closed' })
       }
       counters.alerts++
@@ -546,14 +546,14 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
       } catch (err) {
         // Never thrown into the transport's write path: the alert is reported and counted as failed.
         counters.failed++
-        reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) not delivered: ${(err as Error).message}`)
+        reporter.notice(`pino-alerts: ${alertRef(event)} not delivered: ${(err as Error).message}`)
         return
       }
       if ('result' in admitted) return
       busy++
       if (floodable(admitted.event, admitted.decision)) { joinFlood(admitted.event, admitted.decision); return }
       track(deliverOne(admitted.event, admitted.decision))
-        .catch((err: Error) => { reporter.notice(`pino-alerts: alert ${event.id} (${event.severity} ${event.source}: ${event.title.slice(0, 80)}) not delivered: ${err.message}`) })
+        .catch((err: Error) => { reporter.notice(`pino-alerts: ${alertRef(event)} not delivered: ${err.message}`) })
         .finally(() => { busy-- })
     },
     async flush () {
@@ -624,6 +624,11 @@ export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, de
     return store
   }
   return alerter
+}
+
+/** How notices name an alert: `alert <id> (<severity> <source>: <title, 80 characters>)`. */
+function alertRef (e: AlertEvent): string {
+  return `alert ${e.id} (${e.severity} ${e.source}: ${e.title.slice(0, 80)})`
 }
 
 /** How many firing records (where a resolve goes) are kept in memory. */

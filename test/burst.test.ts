@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { createAlerter } from '../src/alerter.js'
@@ -6,7 +5,7 @@ import { slackRateLimited, startSlackFake } from './fakes/slack.js'
 import { checkSendMessage, telegramApi, tgRateLimited } from './fakes/telegram.js'
 import { startWebhookServer } from './fakes/webhook-server.js'
 import type { WebhookServer } from './fakes/webhook-server.js'
-import { until } from './helpers/run.js'
+import { endTransport, until } from './helpers/run.js'
 
 /** Every text a Slack message shows: header, fallback, sections. */
 function slackText (body: unknown): string {
@@ -51,9 +50,7 @@ describe('bursts behind a rate limit become digests (SPEC §8)', () => {
       // Alerts that arrive together, or wait for the next token, travel as digests (headline with counts).
       expect(slack.requests.some((r) => /\d+ alerts: \d+ critical/.test(slackText(r.json())))).toBe(true)
     } finally {
-      const closed = once(transport, 'close')
-      transport.end()
-      await closed
+      await endTransport(transport)
       await slack.close()
     }
   }, 30_000)

@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
 import { startDiscordFake } from './fakes/discord.js'
@@ -6,6 +5,7 @@ import { startSlackFake, validateSlackRequest } from './fakes/slack.js'
 import { startTeamsFake } from './fakes/teams.js'
 import { checkSendMessage, telegramApi } from './fakes/telegram.js'
 import { startWebhookServer } from './fakes/webhook-server.js'
+import { endTransport } from './helpers/run.js'
 
 // Step 2: one logger.fatal through a real pino transport reaches all four chat services' fakes, each
 // with a message its service accepts.
@@ -52,9 +52,7 @@ describe('chat channels end to end', () => {
       expect(m.status).toBe(202)
       expect(JSON.stringify(teams.cards()[0])).toContain('"title":"reason","value":"max_drawdown_exceeded"')
     } finally {
-      const closed = once(transport, 'close')
-      transport.end()
-      await closed
+      await endTransport(transport)
       await Promise.all([slack.close(), telegram.close(), discord.close(), teams.close()])
     }
   })

@@ -5,7 +5,6 @@
  * never log an error or a CSP violation. Screenshots go to test-artifacts/.
  */
 import { execFileSync } from 'node:child_process'
-import { once } from 'node:events'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -15,7 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js'
 import { openStore, type AlertStore } from '../src/store/sqlite.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
-import { tempDir } from './helpers/run.js'
+import { endTransport, tempDir } from './helpers/run.js'
 
 // The callbacks passed to evaluate / waitForFunction / addInitScript run in the page. Declared here
 // (module scope) instead of adding the DOM lib, which would change the Node typings of the test build.
@@ -124,9 +123,7 @@ afterEach(async () => {
 afterAll(async () => {
   await context?.close()
   if (transport !== undefined) {
-    const closed = once(transport, 'close')
-    transport.end()
-    await closed
+    await endTransport(transport)
   }
   reader?.close()
   await dash?.close()

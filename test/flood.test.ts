@@ -1,4 +1,3 @@
-import { once } from 'node:events'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -9,7 +8,7 @@ import { forgetOldest } from '../src/bounded.js'
 import { AlertEvent } from '../src/event.js'
 import { slackRateLimited, startSlackFake } from './fakes/slack.js'
 import { startWebhookServer } from './fakes/webhook-server.js'
-import { until } from './helpers/run.js'
+import { endTransport, until } from './helpers/run.js'
 
 
 /** The count a Slack digest header claims ("N alerts: …"), or 1 for a single alert. */
@@ -40,9 +39,7 @@ describe('flood mode: thousands of critical alerts waiting for a rate-limited ch
       const last = JSON.stringify(slack.requests.at(-1)!.json())
       expect(last).toMatch(/Order blocked \(rule \d\)\*? ×\d+/)
     } finally {
-      const closed = once(transport, 'close')
-      transport.end()
-      await closed
+      await endTransport(transport)
       await slack.close()
     }
   }, 40_000)

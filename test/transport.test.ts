@@ -1,15 +1,9 @@
-import { once } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
 import { describe, expect, it } from 'vitest'
-import { fixture, readJsonl, runNode, tempDir } from './helpers/run.js'
+import { endTransport, fixture, readJsonl, runNode, tempDir } from './helpers/run.js'
 
-async function end (transport: ReturnType<typeof pino.transport>): Promise<void> {
-  const closed = once(transport, 'close')
-  transport.end()
-  await closed
-}
 
 describe('pino transport (real worker threads)', () => {
   it('targets: [pino/file, pino-alerts@warn] delivers tagged warn+ records with every field, nothing else', async () => {
@@ -28,7 +22,7 @@ describe('pino transport (real worker threads)', () => {
     logger.warn({ alert: { source: 'var_gate', labels: { pct: 90, desk: 'fx' } } }, 'VaR at 90% of limit')
     logger.fatal({ alert: { source: 'kill_switch', title: 'Kill switch triggered' }, err: new Error('max drawdown') }, 'drawdown 12% > 10%')
     logger.error({ alert: true, order: { id: 'o-8', qty: 3 } }, 'Order blocked')
-    await end(transport)
+    await endTransport(transport)
 
     const events = readJsonl(alertsFile)
     expect(events.map((e) => e.title)).toEqual(['VaR at 90% of limit', 'Kill switch triggered', 'Order blocked'])
@@ -63,7 +57,7 @@ describe('pino transport (real worker threads)', () => {
     logger.warn({ alert: true }, 'tagged warn')
     logger.error('untagged error')
     logger.fatal({ alert: true }, 'tagged fatal')
-    await end(transport)
+    await endTransport(transport)
     const got = readJsonl(file).map((e) => [e.title, e.level, e.severity])
     expect(got).toEqual([
       ['tagged audit', 35, 'warn'],
@@ -85,7 +79,7 @@ describe('pino transport (real worker threads)', () => {
     for (let i = 0; i < 50; i++) logger.error({ alert: { source: 'flush' } }, `a${i}`)
     await new Promise<void>((resolve, reject) => logger.flush((err) => { if (err) reject(err); else resolve() }))
     expect(readJsonl(file)).toHaveLength(50)
-    await end(transport)
+    await endTransport(transport)
   })
 
   it('garbage lines are counted and reported once; every alert is delivered and the transport lives on', async () => {
@@ -123,7 +117,7 @@ describe('pino transport (real worker threads)', () => {
     const logger = pino({ base: undefined, timestamp: false }, transport)
     for (let i = 0; i < 500; i++) logger.info({ i, text: 'ünïcødé ✓' }, 'line')
     logger.error({ alert: { source: 'risk_gate' } }, 'Order blocked')
-    await end(transport)
+    await endTransport(transport)
     const lines = readFileSync(log, 'utf8').split('\n')
     expect(lines.pop()).toBe('')
     expect(lines).toHaveLength(501)

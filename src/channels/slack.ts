@@ -287,8 +287,9 @@ function renderCompactDigest (sorted: readonly AlertEvent[], headline: string, t
   if (sorted.length > BUDGET.listedDigest) {
     // A flood: alerts with the same severity, source and title are one line with a count, so that
     // every alert is represented in a few messages (each costs a rate-limit token).
-    // Keyed look → source → title without building a key string per alert (a flood has 100 000).
-    const groups = new Map<string, { e: AlertEvent, n: number }>()
+    // Keyed look → source → title without building a key string per alert (a flood has 100 000);
+    // `groups` keeps the kinds in order of first appearance.
+    const groups: Array<{ e: AlertEvent, n: number }> = []
     const index = new Map<string, Map<string, Map<string, { e: AlertEvent, n: number }>>>()
     for (const e of sorted) {
       const look = lookOf(e)
@@ -300,17 +301,17 @@ function renderCompactDigest (sorted: readonly AlertEvent[], headline: string, t
       if (g === undefined) {
         const created = { e, n: 1 }
         byTitle.set(e.title, created)
-        groups.set(`${look}\u0000${e.source}\u0000${e.title}`, created)
+        groups.push(created)
       } else g.n++
     }
-    lines = [...groups.values()].map(({ e, n }) => {
+    lines = groups.map(({ e, n }) => {
       const look = lookOf(e)
       const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
       return `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 80)}: ${fitSlack(titleOf(e), 200)}*${n > 1 ? ` ×${n}` : ''}`
     })
     if (lines.length > BUDGET.maxDigestLines) {
       const shown = lines.slice(0, BUDGET.maxDigestLines)
-      const restGroups = [...groups.values()].slice(BUDGET.maxDigestLines)
+      const restGroups = groups.slice(BUDGET.maxDigestLines)
       const restAlerts = restGroups.reduce((sum, g) => sum + g.n, 0)
       shown.push(`_…and ${restAlerts} more alert${restAlerts === 1 ? '' : 's'} of ${restGroups.length} other kind${restGroups.length === 1 ? '' : 's'} (see the history)_`)
       lines = shown

@@ -16,6 +16,7 @@ import {
 } from '../fakes/alertmanager.js'
 import { startWebhookServer, type RecordedRequest, type WebhookServer } from '../fakes/webhook-server.js'
 import { runChannelSuite, sampleEvent } from './suite.js'
+import { endTransport } from '../helpers/run.js'
 
 const PREFIX = '/am-' + randomBytes(6).toString('hex')
 const USER = 'pino'
@@ -552,9 +553,7 @@ describe('alertmanager channel against the real Alertmanager', () => {
       await am1.waitForAlerts(byName(title), (l) => l.length === 0, 10_000)
       expect(await am1.alerts([...byName(title), 'severity="critical"'])).toEqual([])
     } finally {
-      const closed = once(transport, 'close')
-      transport.end()
-      await closed
+      await endTransport(transport)
     }
   })
 
@@ -575,9 +574,7 @@ describe('alertmanager channel against the real Alertmanager', () => {
     } finally {
       delete process.env.PA_AM_TEST_ALERTMANAGER_URL
       if (transport !== undefined) {
-        const closed = once(transport, 'close')
-        transport.end()
-        await closed
+        await endTransport(transport)
       }
     }
   })

@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { once } from 'node:events'
 import { createRequire } from 'node:module'
 import { gunzipSync } from 'node:zlib'
 import pino from 'pino'
@@ -17,6 +16,7 @@ import {
 } from '../fakes/otlp.js'
 import type { RecordedRequest, Script, ScriptedResponse } from '../fakes/webhook-server.js'
 import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
+import { endTransport } from '../helpers/run.js'
 
 /** A vendor gateway's path with a token in it, and an API key header: the channel's secrets. */
 const SECRET_PATH = 'otlp/' + randomBytes(12).toString('hex')
@@ -607,11 +607,6 @@ describe('otlp channel', () => {
 // ---------------------------------------------------------------------------------------------------
 
 describe('otlp through a real pino transport (worker thread, built package)', () => {
-  async function end (transport: ReturnType<typeof pino.transport>): Promise<void> {
-    const closed = once(transport, 'close')
-    transport.end()
-    await closed
-  }
 
   it('logger.fatal with trace_id/span_id → the collector receives one valid record carrying them', async () => {
     const collector = await startOtlpCollector({ basePath: '/otlp' })
@@ -631,7 +626,7 @@ describe('otlp through a real pino transport (worker thread, built package)', ()
       // delivery: the fake (on this thread) must have written its answer before (as in chat-e2e).
       await collector.waitFor(1, 10_000)
       while (collector.requests[0]?.status === undefined) await new Promise((resolve) => setTimeout(resolve, 5))
-      await end(transport)
+      await endTransport(transport)
 
       expect(collector.requests).toHaveLength(1)
       const req = collector.requests[0] as RecordedRequest

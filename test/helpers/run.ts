@@ -42,3 +42,10 @@ export async function until (cond: () => boolean, timeoutMs: number): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
+
+/** Ends a pino transport and waits until its worker has closed (every alert delivered or given up). */
+export async function endTransport (transport: { end: () => void, once: (event: string, fn: () => void) => unknown }): Promise<void> {
+  const closed = new Promise<void>((resolve) => { transport.once('close', () => resolve()) })
+  transport.end()
+  await closed
+}
