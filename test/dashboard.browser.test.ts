@@ -4,11 +4,11 @@
  * dashboard serves; the page must show them live, acknowledge (stopping an escalation), silence, and
  * never log an error or a CSP violation. Screenshots go to test-artifacts/.
  */
-import { execFileSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
+import { programPath } from '../scripts/programs.mjs'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js'
@@ -25,13 +25,9 @@ declare function getComputedStyle (e: unknown): { backgroundColor: string }
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url))
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
+/** Chromium (`CHROMIUM_BIN`, else on PATH): the same lookup as `npm test`'s pretest step, which installs it. */
 function chromiumPath (): string {
-  let path = ''
-  try { path = execFileSync('sh', ['-c', 'command -v chromium'], { encoding: 'utf8' }).trim() } catch { /* not installed */ }
-  if (path === '') {
-    throw new Error('the dashboard browser test needs Chromium, and `command -v chromium` finds none: install it (Debian/Ubuntu: `apt-get install -y chromium`); playwright-core never downloads a browser here')
-  }
-  return path
+  return programPath('chromium')
 }
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }

@@ -22,34 +22,20 @@
  *    - optional Basic auth (as `--web.config.file` sets up): 401 without the right credentials.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { join } from 'node:path'
+import { programPath } from '../../scripts/programs.mjs'
 import type { FakeAnswers } from '../channels/suite.js'
 import { startWebhookServer, type RecordedRequest, type ScriptedResponse, type WebhookServer } from './webhook-server.js'
 
 // ---------------------------------------------------------------------------------------------------
 // The real binary
 
-export const INSTALL_HINT = 'install it with `sudo apt-get install prometheus-alertmanager` (Debian/Ubuntu), ' +
-  'or download `alertmanager` from https://prometheus.io/download/#alertmanager and set ALERTMANAGER_BIN to its path'
-
-/** Where the Alertmanager binary is: `ALERTMANAGER_BIN`, else `prometheus-alertmanager` / `alertmanager` on PATH or in /usr/bin. Throws when none is found. */
+/** Where the Alertmanager binary is (`ALERTMANAGER_BIN`, else on PATH): the same lookup as `npm test`'s pretest step. Throws, with the install commands, when none is found. */
 export function alertmanagerBinary (env: NodeJS.ProcessEnv = process.env): string {
-  const explicit = env.ALERTMANAGER_BIN
-  if (explicit !== undefined && explicit !== '') {
-    if (!existsSync(explicit)) throw new Error(`ALERTMANAGER_BIN=${explicit} does not exist; ${INSTALL_HINT}`)
-    return explicit
-  }
-  const dirs = [...(env.PATH ?? '').split(delimiter).filter((d) => d !== ''), '/usr/bin', '/usr/local/bin']
-  for (const name of ['prometheus-alertmanager', 'alertmanager']) {
-    for (const d of dirs) {
-      const p = join(d, name)
-      if (existsSync(p)) return p
-    }
-  }
-  throw new Error(`Prometheus Alertmanager not found (no prometheus-alertmanager or alertmanager on PATH): ${INSTALL_HINT}`)
+  return programPath('alertmanager', env)
 }
 
 /** For CI: the binary and its version (`0.25.0`), or an error saying how to install it. */
@@ -58,7 +44,7 @@ export function checkAlertmanager (env: NodeJS.ProcessEnv = process.env): { path
   const r = spawnSync(path, ['--version'], { encoding: 'utf8', timeout: 10_000 })
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`
   const m = /version (\d+\.\d+\.\d+)/.exec(out)
-  if (r.status !== 0 || m === null) throw new Error(`${path} --version failed (${r.error?.message ?? `exit ${String(r.status)}`}): ${out.slice(0, 300)}; ${INSTALL_HINT}`)
+  if (r.status !== 0 || m === null) throw new Error(`${path} --version failed (${r.error?.message ?? `exit ${String(r.status)}`}): ${out.slice(0, 300)}`)
   return { path, version: m[1] as string }
 }
 
