@@ -5,7 +5,7 @@
  */
 import { createChannel } from './channels/channel.js'
 import { Deliverer, type ChannelStats, type DeliveryReport } from './delivery/deliverer.js'
-import { releaseHttpAgent, retainHttpAgent } from './delivery/http.js'
+import { releaseHttpAgent, retainHttpAgent } from './http/client.js'
 import { sleep } from './delivery/retry.js'
 import { AlertEvent, type AlertInput } from './event.js'
 import { resolveOptions, type AlertsOptions, type ResolvedOptions } from './options.js'

@@ -16,7 +16,7 @@ export type { AlertsOptions, ResolvedOptions, ResolvedChannel, RetryPolicy } fro
 export { recordContext } from './levels.js'
 export type { Channel, Outcome, ChannelModule } from './channels/channel.js'
 export type { DeliveryReport, ChannelStats } from './delivery/deliverer.js'
-export { outcomeFromResponse, parseRetryAfter } from './delivery/http.js'
+export { outcomeFromResponse, parseRetryAfter } from './http/outcome.js'
 export { backoffMs } from './delivery/retry.js'
 export { signStandardWebhook } from './channels/webhook.js'
 export { PinoAlertsError, ConfigError, InvalidAlertError } from './errors.js'

@@ -28,7 +28,8 @@
  *   the resolve went out learns of it too. The timer is unref()'d (it never keeps a process alive) and
  *   stops on close(); when the process ends, Alertmanager resolves its alerts after `resolve_timeout`.
  */
-import { httpRequest, outcomeFromError, outcomeFromResponse, type HttpResponse } from '../delivery/http.js'
+import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
+import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
 import { bySeverity, stripControl } from '../format/text.js'
@@ -268,6 +269,7 @@ function cap<K, V> (m: Map<K, V>, max: number, onDrop?: (k: K, v: V) => void): v
 }
 
 export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
+  const net = netOf(cfg.config)
   const urls = memberUrls(cfg.config.url)
   const secrets = [...cfg.secrets]
   const members: Member[] = urls.map((u) => {
@@ -319,7 +321,8 @@ export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
         method: 'POST',
         headers: { ...m.headers, 'content-type': 'application/json', 'user-agent': 'pino-alerts' },
         body,
-        signal
+        signal,
+        net
       })
       return mask(outcomeFromResponse({ ...res, body: alertmanagerMessage(res.body) }, m.where, secrets))
     } catch (err) {

@@ -13,7 +13,8 @@
  *   as the deprecated v6, where `retry_after` is in milliseconds. Requests go to `/api/v10/…` instead, where
  *   it is in seconds (https://github.com/discord/discord-api-docs/issues/2360).
  */
-import { httpRequest, outcomeFromError, parseRetryAfter, type HttpResponse } from '../delivery/http.js'
+import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
+import { outcomeFromError, parseRetryAfter } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
 import { bySeverity, digestHeadline, labelsText, SEVERITY_WORD, stripControl, subject } from '../format/text.js'
@@ -394,6 +395,7 @@ function usernameProblem (name: string): string | undefined {
 // ---------------------------------------------------------------------------------------------------
 
 export function create (cfg: ResolvedChannel): Channel<DiscordMessage> {
+  const net = netOf(cfg.config)
   const webhookUrl = String(cfg.config.webhookUrl)
   const username = cfg.config.username as string | undefined
   const avatarUrl = cfg.config.avatarUrl as string | undefined
@@ -459,7 +461,8 @@ export function create (cfg: ResolvedChannel): Channel<DiscordMessage> {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'user-agent': 'pino-alerts' },
           body: JSON.stringify(msg),
-          signal
+          signal,
+          net
         })
       } catch (err) {
         return masked(outcomeFromError(err, where, signal))

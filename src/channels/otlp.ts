@@ -19,7 +19,8 @@
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { gzip as gzipCallback } from 'node:zlib'
-import { httpRequest, outcomeFromError, outcomeFromResponse, type HttpResponse } from '../delivery/http.js'
+import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
+import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
 import { bySeverity, SEVERITY_WORD, stripControl } from '../format/text.js'
@@ -380,6 +381,7 @@ function maskList (cfg: ResolvedChannel, headers: Record<string, string>): strin
 const OWN_HEADERS = new Set(['content-type', 'content-encoding', 'content-length', 'transfer-encoding', 'host'])
 
 export function create (cfg: ResolvedChannel): Channel<OtlpMessage> {
+  const net = netOf(cfg.config)
   const endpoint = logsEndpoint(String(cfg.config.url))
   const serviceName = typeof cfg.config.serviceName === 'string' ? cfg.config.serviceName : 'pino-alerts'
   const useGzip = cfg.config.gzip === true
@@ -402,7 +404,7 @@ export function create (cfg: ResolvedChannel): Channel<OtlpMessage> {
       try {
         const body = useGzip ? await gzip(Buffer.from(msg.body, 'utf8')) : msg.body
         if (signal.aborted) return masked(outcomeFromError(signal.reason, where, signal))
-        res = await httpRequest(endpoint, { method: 'POST', headers, body, signal })
+        res = await httpRequest(endpoint, { method: 'POST', headers, body, signal, net })
       } catch (err) {
         return masked(outcomeFromError(err, where, signal))
       }

@@ -17,7 +17,8 @@
  *   bidi-override characters are replaced, and the summary is one line.
  */
 import { createHash } from 'node:crypto'
-import { httpRequest, outcomeFromError, outcomeFromResponse, type HttpResponse } from '../delivery/http.js'
+import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
+import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
 import { bySeverity, stripControl, subject } from '../format/text.js'
@@ -249,6 +250,7 @@ export function enqueueUrl (base: string): string {
 }
 
 export function create (cfg: ResolvedChannel): Channel<PagerDutyMessage> {
+  const net = netOf(cfg.config)
   const c = cfg.config
   const o: PagerDutyOptions = {
     routingKey: String(c.routingKey),
@@ -271,7 +273,8 @@ export function create (cfg: ResolvedChannel): Channel<PagerDutyMessage> {
         method: 'POST',
         headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'pino-alerts' },
         body: message.body,
-        signal
+        signal,
+        net
       })
       return masked(pagerDutyOutcome(res, where, secrets))
     } catch (err) {

@@ -16,7 +16,8 @@
  * short plain-text code: `invalid_payload`, `no_text`, `invalid_blocks`, `no_service`, …); 429 and
  * 5xx are retried (429 carries `Retry-After` in seconds); 400/403/404/410 are permanent.
  */
-import { httpRequest, outcomeFromError, outcomeFromResponse } from '../delivery/http.js'
+import { httpRequest, netOf } from '../http/client.js'
+import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { escapeSlack, wellFormed } from '../format/escape.js'
 import { bySeverity, digestHeadline, stripControl, subject } from '../format/text.js'
@@ -391,6 +392,7 @@ export function outcomeFromSlack (res: { status: number, headers: Record<string,
 // ---------------------------------------------------------------------------------------------------
 
 export function create (cfg: ResolvedChannel): Channel<SlackMessage> {
+  const net = netOf(cfg.config)
   const url = String(cfg.config.url ?? cfg.config.webhookUrl)
   const extra: Pick<SlackMessage, 'username' | 'icon_emoji'> = {}
   if (typeof cfg.config.username === 'string') extra.username = cfg.config.username
@@ -409,7 +411,7 @@ export function create (cfg: ResolvedChannel): Channel<SlackMessage> {
     async send (message: SlackMessage, { signal }): Promise<Outcome> {
       const headers = { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'pino-alerts' }
       try {
-        const res = await httpRequest(url, { method: 'POST', headers, body: JSON.stringify(message), signal })
+        const res = await httpRequest(url, { method: 'POST', headers, body: JSON.stringify(message), signal, net })
         return masked(outcomeFromSlack(res, where, cfg.secrets))
       } catch (err) {
         return masked(outcomeFromError(err, where, signal))

@@ -12,7 +12,8 @@
  * characters it costs one segment, not three. The body is cut to Twilio's 1600-character limit, counted in UTF-16 code units (an emoji
  * counts two), which is never fewer than Twilio's own count.
  */
-import { httpRequest, outcomeFromError, outcomeFromResponse, parseRetryAfter, type HttpResponse } from '../delivery/http.js'
+import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
+import { outcomeFromError, outcomeFromResponse, parseRetryAfter } from '../http/outcome.js'
 import type { AlertEvent } from '../event.js'
 import { wellFormed } from '../format/escape.js'
 import { bySeverity, digestHeadline, SEVERITY_WORD, stripControl } from '../format/text.js'
@@ -95,6 +96,7 @@ export function renderDigest (events: readonly AlertEvent[]): string {
 }
 
 export function create (cfg: ResolvedChannel): Channel<SmsMessage> {
+  const net = netOf(cfg.config)
   const accountSid = String(cfg.config.accountSid)
   const authToken = String(cfg.config.authToken)
   const from = String(cfg.config.from)
@@ -132,7 +134,8 @@ export function create (cfg: ResolvedChannel): Channel<SmsMessage> {
             'user-agent': 'pino-alerts'
           },
           body: form.toString(),
-          signal
+          signal,
+          net
         })
         return masked(outcomeFromTwilio(res, where, secrets))
       } catch (err) {

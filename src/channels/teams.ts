@@ -13,7 +13,8 @@
  *   by backslash-escaping what could start emphasis, links, code or lists. Where a Teams client does
  *   not honour the escapes, the backslashes show, but the construct still does not render.
  */
-import { httpRequest, outcomeFromError, outcomeFromResponse, type HttpResponse } from '../delivery/http.js'
+import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
+import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
 import { bySeverity, digestHeadline, SEVERITY_WORD, stripControl } from '../format/text.js'
@@ -246,6 +247,7 @@ function urlTokens (urls: readonly string[]): string[] {
 }
 
 export function create (cfg: ResolvedChannel): Channel<TeamsMessage> {
+  const net = netOf(cfg.config)
   const webhookUrl = String(cfg.config.webhookUrl)
   const target = typeof cfg.config.url === 'string' ? cfg.config.url : webhookUrl
   const where = `${cfg.name} (${safeUrl(target)})`
@@ -263,7 +265,8 @@ export function create (cfg: ResolvedChannel): Channel<TeamsMessage> {
           // Without a charset the service has been seen to count the body as UTF-16 (twice the bytes).
           headers: { 'content-type': 'application/json; charset=utf-8', 'user-agent': 'pino-alerts' },
           body: msg.body,
-          signal
+          signal,
+          net
         })
       } catch (err) {
         return masked(outcomeFromError(err, where, signal))

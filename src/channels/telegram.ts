@@ -12,7 +12,8 @@
  *
  * The bot token is part of the request path: it never appears in an outcome (errors show `bot***`).
  */
-import { httpRequest, outcomeFromError, outcomeFromResponse, parseRetryAfter, type HttpResponse } from '../delivery/http.js'
+import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
+import { outcomeFromError, outcomeFromResponse, parseRetryAfter } from '../http/outcome.js'
 import type { AlertEvent } from '../event.js'
 import { escapeHtml, escapeMarkdownV2, escapeMarkdownV2Code, wellFormed } from '../format/escape.js'
 import { bySeverity, digestHeadline, stripControl, subject } from '../format/text.js'
@@ -295,6 +296,7 @@ export function outcomeFromTelegram (res: HttpResponse, where: string, secrets: 
 // ---------------------------------------------------------------------------------------------------
 
 export function create (cfg: ResolvedChannel): Channel<TelegramMessage> {
+  const net = netOf(cfg.config)
   const token = String(cfg.config.botToken)
   const chatId = cfg.config.chatId as number | string
   const parseMode = (cfg.config.parseMode ?? 'MarkdownV2') as TelegramParseMode
@@ -337,7 +339,8 @@ export function create (cfg: ResolvedChannel): Channel<TelegramMessage> {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'user-agent': 'pino-alerts' },
           body: JSON.stringify(message),
-          signal
+          signal,
+          net
         })
         return mask(outcomeFromTelegram(res, where, secrets))
       } catch (err) {

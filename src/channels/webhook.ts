@@ -4,7 +4,8 @@
  * can drop duplicates of a retried or replayed alert), `webhook-timestamp`, `webhook-signature`.
  */
 import { createHash, createHmac } from 'node:crypto'
-import { httpRequest, outcomeFromError, outcomeFromResponse } from '../delivery/http.js'
+import { httpRequest, netOf } from '../http/client.js'
+import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent } from '../event.js'
 import { bySeverity } from '../format/text.js'
 import type { ResolvedChannel } from '../options.js'
@@ -20,6 +21,7 @@ export function signStandardWebhook (secret: string, id: string, timestamp: numb
 }
 
 export function create (cfg: ResolvedChannel): Channel<WebhookMessage> {
+  const net = netOf(cfg.config)
   const url = String(cfg.config.url)
   const secret = cfg.config.secret as string | undefined
   const extra = (cfg.config.headers ?? {}) as Record<string, string>
@@ -51,7 +53,7 @@ export function create (cfg: ResolvedChannel): Channel<WebhookMessage> {
         headers['webhook-signature'] = signStandardWebhook(secret, message.id, ts, message.body)
       }
       try {
-        const res = await httpRequest(url, { method: 'POST', headers, body: message.body, signal })
+        const res = await httpRequest(url, { method: 'POST', headers, body: message.body, signal, net })
         return masked(outcomeFromResponse(res, where, cfg.secrets))
       } catch (err) {
         return masked(outcomeFromError(err, where, signal))

@@ -5,7 +5,7 @@
  */
 import { createAlerter, type Alerter, type AlerterDeps } from '../alerter.js'
 import { createChannel, type Channel } from '../channels/channel.js'
-import { releaseHttpAgent, retainHttpAgent } from '../delivery/http.js'
+import { releaseHttpAgent, retainHttpAgent } from '../http/client.js'
 import { AlertEvent } from '../event.js'
 import type { ResolvedOptions } from '../options.js'
 import { redact } from '../redact.js'

@@ -13,7 +13,7 @@ import type { AlertEvent } from '../event.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact } from '../redact.js'
 import { Circuit } from './circuit.js'
-import { outcomeFromError } from './http.js'
+import { outcomeFromError } from '../http/outcome.js'
 import { TokenBucket } from './rate-limit.js'
 import { backoffMs, sleep } from './retry.js'
 

@@ -1,0 +1,113 @@
+/**
+ * The one HTTP client every HTTP channel shares: undici, with keep-alive pooling and proxies.
+ *
+ * - By default `EnvHttpProxyAgent`: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY` (either case) are
+ *   honoured, as curl and the OpenTelemetry Collector do. Plain-HTTP targets are forwarded by the proxy
+ *   (absolute-URI requests, what Squid and tinyproxy allow by default); HTTPS targets go through a
+ *   `CONNECT` tunnel, TLS end to end.
+ * - A channel's `proxy: URL` overrides the environment (Basic credentials in the URL become a
+ *   `Proxy-Authorization` header; they are secrets of the channel, masked wherever text leaves it);
+ *   `proxy: false` connects directly.
+ * - A channel's `tls: { ca, rejectUnauthorized }` applies to its service (through a tunnel too) and to
+ *   an `https:` proxy. `ca` replaces the default trust list, as Node's `tls.connect` does.
+ *
+ * One dispatcher per distinct (proxy, tls) pair, created when first used: a process without HTTP
+ * channels never loads a socket pool. Idle sockets close after 4 s (before the usual 5 s keep-alive
+ * of servers) and never keep the process alive.
+ */
+import { Agent, EnvHttpProxyAgent, ProxyAgent, request, type Dispatcher } from 'undici'
+
+/** A channel's network options, as `resolveOptions` leaves them in its `config`. */
+export interface NetOptions {
+  /** Absent: the environment decides; `false`: direct. */
+  proxy?: string | false | undefined
+  tls?: { ca?: string[] | undefined, rejectUnauthorized?: boolean | undefined } | undefined
+}
+
+const POOL = { keepAliveTimeout: 4000, keepAliveMaxTimeout: 4000, connections: 32 } as const
+
+const dispatchers = new Map<string, Dispatcher>()
+/** Requests under way (close waits for them). */
+let active = 0
+let idle: Array<() => void> = []
+
+function dispatcherFor (net: NetOptions | undefined): Dispatcher {
+  const proxy = net?.proxy
+  const tls = net?.tls === undefined ? undefined : { ...(net.tls.ca === undefined ? {} : { ca: net.tls.ca }), ...(net.tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: net.tls.rejectUnauthorized }) }
+  // The number of keys is bounded by the channels configured (one per distinct pair).
+  const key = JSON.stringify([proxy ?? null, tls ?? null])
+  let d = dispatchers.get(key)
+  if (d !== undefined) return d
+  const tlsOptions = tls === undefined ? {} : { connect: tls, requestTls: tls, proxyTls: tls }
+  if (proxy === false) d = new Agent({ ...POOL, ...(tls === undefined ? {} : { connect: tls }) })
+  else if (proxy !== undefined) d = new ProxyAgent({ ...POOL, ...tlsOptions, uri: proxy, proxyTunnel: false })
+  else d = new EnvHttpProxyAgent({ ...POOL, ...tlsOptions, proxyTunnel: false })
+  dispatchers.set(key, d)
+  return d
+}
+
+let users = 0
+/** Every alerter retains the shared dispatchers while it runs; the last one to close closes them. */
+export function retainHttpAgent (): void { users++ }
+export async function releaseHttpAgent (force = false): Promise<void> {
+  if (--users > 0) return
+  users = 0
+  const all = [...dispatchers.values()]
+  dispatchers.clear()
+  if (all.length === 0) return
+  // Requests in flight may finish (up to 1 s) unless the shutdown deadline has passed (force).
+  if (!force && active > 0) {
+    let timer: NodeJS.Timeout | undefined
+    await new Promise<void>((resolve) => {
+      idle.push(resolve)
+      timer = setTimeout(resolve, 1000)
+    })
+    clearTimeout(timer)
+  }
+  await Promise.all(all.map(async (d) => { await d.destroy().catch(() => {}) }))
+}
+
+export interface HttpResponse { status: number, headers: Record<string, string | string[] | undefined>, body: string }
+
+/** Bodies of answers are kept up to this many characters: enough for an error text, never a flood. */
+const MAX_BODY = 64 * 1024
+
+export async function httpRequest (url: string, init: {
+  method?: 'POST' | 'PUT' | 'GET'
+  headers?: Record<string, string>
+  body?: string | Buffer
+  signal: AbortSignal
+  /** The channel's `proxy` and `tls` (its resolved config). */
+  net?: NetOptions | undefined
+}): Promise<HttpResponse> {
+  const target = new URL(url)
+  if (target.protocol !== 'https:' && target.protocol !== 'http:') throw new Error(`unsupported protocol ${target.protocol}`)
+  const dispatcher = dispatcherFor(init.net)
+  active++
+  try {
+    // The attempt timeout comes from the signal: an abort ends the request (and its socket).
+    const res = await request(target, {
+      method: init.method ?? 'POST',
+      headers: init.headers ?? {},
+      body: init.body,
+      signal: init.signal,
+      dispatcher
+    })
+    let text = ''
+    res.body.setEncoding('utf8')
+    // Read to the end (a reusable socket), keep the beginning; a receiver that never stops is cut by the signal.
+    for await (const chunk of res.body as AsyncIterable<string>) if (text.length < MAX_BODY) text += chunk
+    return { status: res.statusCode, headers: res.headers, body: text.slice(0, MAX_BODY) }
+  } finally {
+    if (--active === 0 && idle.length > 0) {
+      const waiting = idle
+      idle = []
+      for (const resolve of waiting) resolve()
+    }
+  }
+}
+
+/** A channel's `proxy` and `tls`, picked from its resolved config. */
+export function netOf (config: Record<string, unknown>): NetOptions {
+  return { proxy: config.proxy as NetOptions['proxy'], tls: config.tls as NetOptions['tls'] }
+}
