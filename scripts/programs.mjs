@@ -2,7 +2,8 @@
 // (scripts/test-programs.mjs) and for the tests themselves (test/helpers/programs.ts).
 //   - Prometheus Alertmanager: the alertmanager channel is tested against the real binary;
 //   - Chromium: the dashboard is tested in a real headless browser (playwright-core drives it and never
-//     downloads a browser of its own).
+//     downloads a browser of its own);
+//   - openssl: the proxy tests make a throw-away CA and server certificate (nothing key-like is committed).
 import { existsSync, statSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
 
@@ -25,6 +26,15 @@ export const PROGRAMS = [
     paths: ['/Applications/Chromium.app/Contents/MacOS/Chromium'],
     apt: 'chromium',
     mac: 'brew install --cask chromium'
+  },
+  {
+    id: 'openssl',
+    title: 'OpenSSL',
+    env: 'OPENSSL_BIN',
+    names: ['openssl'],
+    paths: [],
+    apt: 'openssl',
+    mac: 'brew install openssl'
   }
 ]
 

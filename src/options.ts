@@ -3,7 +3,10 @@
  * Validated and defaulted once, here, into `ResolvedOptions` (no optional fields); the rest of the
  * code never re-checks or re-defaults. Unknown keys are errors: a typo must not silently disable alerting.
  */
-import { z } from 'zod'
+import { readFileSync } from 'node:fs'
+// zod's classic API (v3), shipped inside zod@4 as a permanent subpath: a third of v4's load cost,
+// paid in every pino worker thread that validates options.
+import { z } from 'zod/v3'
 import { ConfigError } from './errors.js'
 import { isSeverity, normalizeSeverity, PINO_LEVELS, SEVERITIES, type Severity } from './event.js'
 import { CHANNEL_TYPES, type ChannelType } from './channels/types.js'
@@ -12,15 +15,29 @@ import { compileTimeIntervals, MatcherError, parseMatchers, type CompiledTimeInt
 // ---------------------------------------------------------------------------------------------------
 // Schema
 
-const durationMs = z.number().int().nonnegative()
-const positiveInt = z.number().int().positive()
+/** An integer within Number's safe range (zod v4's `int`, which users' messages name). */
+function int (): z.ZodNumber {
+  return z.number().int()
+    .gte(Number.MIN_SAFE_INTEGER, { message: `expected int to be >=${Number.MIN_SAFE_INTEGER}` })
+    .lte(Number.MAX_SAFE_INTEGER, { message: `expected int to be <=${Number.MAX_SAFE_INTEGER}` })
+}
+const durationMs = int().nonnegative()
+const positiveInt = int().positive()
 
-const httpUrl = z.string().refine((s) => {
+function isHttpUrl (s: string): boolean {
   try {
     const u = new URL(s)
     return u.protocol === 'http:' || u.protocol === 'https:'
   } catch { return false }
-}, { message: 'expected an http(s) URL' })
+}
+const httpUrl = z.string().refine(isHttpUrl, { message: 'expected an http(s) URL' })
+
+/** A record (plain object); says "expected record" as zod v4 did (v3 says "object"). */
+function record<K extends z.ZodTypeAny, V extends z.ZodTypeAny> (key: K, value: V): z.ZodRecord<K, V> {
+  return z.record(key, value, { invalid_type_error: 'expected record', required_error: 'expected record' })
+}
+/** Record keys that must not be empty; the message zod v4 gave. */
+const nonEmptyKey = z.string().refine((k) => k !== '', { message: 'Invalid key in record' })
 
 /** `alerts@example.com` or `Risk Desk <alerts@example.com>`; no line breaks (header injection). */
 const emailAddress = z.string().regex(/^([^<>\r\n]*<)?[^\s@<>,;]+@[^\s@<>,;]+>?$/, { message: 'expected an e-mail address like "alerts@example.com" or "Name <alerts@example.com>"' })
@@ -40,6 +57,37 @@ const retrySchema = z.strictObject({
   maxMs: durationMs.optional()
 })
 
+const CA_EXPECTED = 'expected PEM text ("-----BEGIN CERTIFICATE-----…"), the path of a PEM file, or a non-empty list of them'
+const caEntry = z.string().min(1, { message: CA_EXPECTED })
+
+/** TLS towards a channel's service (HTTP channels: and towards an `https:` proxy). */
+const tlsSchema = z.strictObject({
+  /**
+   * Trusted CA certificates, instead of Node's bundled list: PEM text (`-----BEGIN CERTIFICATE-----…`),
+   * the path of a PEM file (relative to the working directory, read at start), or a non-empty list of
+   * either. Resolved to a list of PEM texts. Default: Node's bundled CAs.
+   */
+  ca: z.union([caEntry, z.array(caEntry).min(1, { message: CA_EXPECTED })], {
+    errorMap: (issue, ctx) => ({ message: issue.code === 'invalid_union' ? CA_EXPECTED : ctx.defaultError })
+  }).optional(),
+  /** `false` accepts any certificate (self-signed, expired, another host's): for tests only. Default true. */
+  rejectUnauthorized: z.boolean().optional()
+})
+
+/** Keys every HTTP channel takes (SPEC §15). */
+const httpKeys = {
+  /**
+   * The proxy for this channel's requests: `http://proxy:3128` or `https://…`, with Basic credentials
+   * if needed (`http://user:password@proxy:3128`; they are secrets), or `false` for a direct connection.
+   * Default (absent): the environment decides: `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`, either case.
+   */
+  proxy: z.custom<string | false>((v) => v === false || (typeof v === 'string' && isHttpUrl(v)), {
+    message: 'expected an http(s) proxy URL like "http://proxy:3128" or "http://user:password@proxy:3128", or false for a direct connection'
+  }).optional(),
+  /** `{ ca, rejectUnauthorized }` for the service (through a proxy tunnel too) and an `https:` proxy. Default: Node's. */
+  tls: tlsSchema.optional()
+}
+
 /** Keys every channel takes. */
 const common = {
   type: z.string().optional(),
@@ -54,9 +102,9 @@ const common = {
   deliveryTimeoutMs: positiveInt.optional(),
   /** Token bucket; `false` = unlimited. Defaults per type: slack 1/s, telegram 1/s, discord 5 per 2 s, teams 4/s, pagerduty 2/s; others unlimited. */
   rateLimit: z.union([z.literal(false), z.strictObject({
-    perSecond: z.number().positive(),
+    perSecond: z.number().positive().finite(),
     /** Default: perSecond rounded up (at least 1). */
-    burst: z.number().int().positive().optional()
+    burst: int().positive().optional()
   })]).optional()
 }
 
@@ -74,17 +122,18 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   }),
   webhook: z.strictObject({
     ...common,
+    ...httpKeys,
     url: httpUrl,
     /** Standard Webhooks signing secret, `whsec_` + base64. */
     secret: z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, { message: 'expected "whsec_" followed by base64' }).optional(),
-    headers: z.record(z.string(), z.string()).optional()
+    headers: record(z.string(), z.string()).optional()
   }),
   email: z.strictObject({
     ...common,
     /** SMTP server host name. */
     host: z.string().min(1),
     /** Default 465 with `secure`, else 587. */
-    port: z.number().int().min(1).max(65535).optional(),
+    port: int().min(1).max(65535).optional(),
     /** TLS from the first byte (port 465). Default: true when port is 465. */
     secure: z.boolean().optional(),
     /** Refuse to send unless the server upgrades with STARTTLS. Default false. */
@@ -97,12 +146,14 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
     cc: addressList.optional(),
     /** Put before every subject, e.g. "[prod]". */
     subjectPrefix: z.string().optional(),
-    tls: z.strictObject({ rejectUnauthorized: z.boolean().optional() }).optional(),
+    /** Passed to nodemailer (Node's TLS): `ca` as for HTTP channels (PEM text, file path or a list), `rejectUnauthorized` default true. */
+    tls: tlsSchema.optional(),
     /** Reuse SMTP connections. Default true. */
     pool: z.boolean().optional()
   }).refine((c) => (c.user === undefined) === (c.password === undefined), { message: 'expected user and password together (or neither)', path: ['password'] }),
   slack: z.strictObject({
     ...common,
+    ...httpKeys,
     /** Incoming webhook URL (`https://hooks.slack.com/services/…`); its path is a secret. */
     webhookUrl: httpUrl,
     /** Overrides where requests go (tests, proxies); default `webhookUrl`. */
@@ -112,21 +163,23 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   }),
   telegram: z.strictObject({
     ...common,
+    ...httpKeys,
     /** From @BotFather: `123456:ABC…`. Never shown: errors say `bot***`. */
     botToken: z.string().regex(/^\d+:[\w-]+$/, { message: 'expected a bot token like "123456:ABC-DEF…" from @BotFather' }),
     /** A chat id (`-100…` for channels/supergroups) or `@channelusername`. */
-    chatId: z.union([z.number().int(), z.string().regex(/^(-?\d+|@\w{4,})$/, { message: 'expected a numeric chat id or "@channelname"' })]),
+    chatId: z.union([int(), z.string().regex(/^(-?\d+|@\w{4,})$/, { message: 'expected a numeric chat id or "@channelname"' })]),
     /** Default `MarkdownV2`. */
-    parseMode: z.enum(['MarkdownV2', 'HTML']).optional(),
+    parseMode: z.enum(['MarkdownV2', 'HTML'], { message: 'expected one of "MarkdownV2"|"HTML"' }).optional(),
     /** Bot API base URL. Default `https://api.telegram.org` (a self-hosted Bot API server works too). */
     apiUrl: httpUrl.optional(),
     /** Forum topic to post into. */
-    messageThreadId: z.number().int().positive().optional(),
+    messageThreadId: int().positive().optional(),
     /** Deliver silently (no sound) for non-critical alerts. Default false. */
     disableNotification: z.boolean().optional()
   }),
   discord: z.strictObject({
     ...common,
+    ...httpKeys,
     /** `https://discord.com/api/webhooks/<id>/<token>`; its path is a secret. */
     webhookUrl: httpUrl.refine((u) => { try { return !/\/(slack|github)\/?$/.test(new URL(u).pathname) } catch { return true } }, { message: 'expected the plain webhook URL (the /slack and /github endpoints take other payloads)' }),
     url: httpUrl.optional(),
@@ -138,6 +191,7 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   }),
   pagerduty: z.strictObject({
     ...common,
+    ...httpKeys,
     /** Events API v2 integration key (32 characters); a secret. */
     routingKey: z.string().regex(/^[A-Za-z0-9]{32}$/, { message: 'expected the 32-character integration key of an Events API v2 integration' }),
     /** Events API base URL. Default https://events.pagerduty.com (EU: https://events.eu.pagerduty.com). */
@@ -151,6 +205,7 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   }),
   alertmanager: z.strictObject({
     ...common,
+    ...httpKeys,
     /** One Alertmanager, or every member of an HA cluster (each is sent every alert). Env: comma-separated. */
     url: z.union([httpUrl, z.array(httpUrl).min(1), z.string().transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u !== '')).pipe(z.array(httpUrl).min(1))]),
     /** `generatorURL` of each alert (a link back to your app). */
@@ -160,17 +215,19 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   }),
   otlp: z.strictObject({
     ...common,
+    ...httpKeys,
     /** OpenTelemetry Collector OTLP/HTTP base URL (`/v1/logs` is appended), e.g. http://collector:4318. */
     url: httpUrl,
     /** Resource attribute `service.name`. Default "pino-alerts". */
     serviceName: z.string().min(1).optional(),
     /** Extra request headers (e.g. an API key for a vendor endpoint). */
-    headers: z.record(z.string(), z.string()).optional(),
+    headers: record(z.string(), z.string()).optional(),
     /** gzip the request body. Default false. */
     gzip: z.boolean().optional()
   }),
   sms: z.strictObject({
     ...common,
+    ...httpKeys,
     /** Twilio Account SID (`AC` + 32 hex). */
     accountSid: z.string().regex(/^AC[0-9a-fA-F]{32}$/, { message: 'expected a Twilio Account SID ("AC" + 32 hex characters)' }),
     authToken: z.string().min(1),
@@ -183,6 +240,7 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
   }),
   teams: z.strictObject({
     ...common,
+    ...httpKeys,
     /** Power Automate "Workflows" webhook URL (`https://….logic.azure.com/workflows/…` or `…powerplatform.com…`); a secret. */
     webhookUrl: httpUrl,
     url: httpUrl.optional()
@@ -190,7 +248,7 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
 }
 
 const matcherList = z.union([z.string().min(1), z.array(z.string().min(1))])
-const timeLike = z.union([z.string().min(1), z.number().int()])
+const timeLike = z.union([z.string().min(1), int()])
 
 const matrixSchema = z.strictObject({
   info: z.array(z.string()).optional(),
@@ -211,12 +269,12 @@ const ruleSchema = z.strictObject({
   escalate: z.array(z.strictObject({ afterMs: positiveInt, channels: z.array(z.string()).min(1) })).optional()
 })
 
-const levelRef = z.union([z.string().min(1), z.number().int()])
+const levelRef = z.union([z.string().min(1), int()])
 const severityValue = z.string().refine((s) => normalizeSeverity(s) !== undefined, { message: 'expected "info", "warn" or "critical"' })
 
 const optionsSchema = z.strictObject({
   /** name → channel; `type` defaults to the name. */
-  channels: z.record(z.string().min(1), z.record(z.string(), z.unknown())).optional(),
+  channels: record(nonEmptyKey, record(z.string(), z.unknown())).optional(),
   /**
    * A severity matrix `{ info, warn, critical }` (severity → channel names; `"*"` = every enabled
    * channel; missing severities keep their default), or a rule list `[{ match, channels, … }]`.
@@ -224,7 +282,7 @@ const optionsSchema = z.strictObject({
    */
   routes: z.unknown().optional(),
   /** Named Alertmanager-style time intervals for rules' `activeTime` / `muteTime`. */
-  timeIntervals: z.record(z.string().min(1), z.array(z.record(z.string(), z.unknown()))).optional(),
+  timeIntervals: record(nonEmptyKey, z.array(record(z.string(), z.unknown()))).optional(),
   /** Same fingerprint within the window → suppressed and counted. Default on, 60000 ms; `false` turns it off. */
   dedupe: z.union([z.literal(false), z.strictObject({
     windowMs: durationMs.optional(),
@@ -264,7 +322,7 @@ const optionsSchema = z.strictObject({
   alertKey: z.string().min(1).regex(/^[^"\\]+$/, { message: 'expected a plain field name' }).optional(),
   match: z.strictObject({ minLevel: levelRef.optional() }).optional(),
   /** level name or number → severity. */
-  severityByLevel: z.record(z.string(), severityValue).optional(),
+  severityByLevel: record(z.string(), severityValue).optional(),
   /** How long flush()/close() wait for deliveries in flight, in ms. Default 8000 (pino gives a worker 10 s at exit). */
   shutdownTimeoutMs: positiveInt.optional(),
   /** Longer lines are counted as bad and skipped. Default 1 MiB. */
@@ -274,12 +332,12 @@ const optionsSchema = z.strictObject({
    * as `pino/file` would. One `target: 'pino-alerts'` then replaces `targets: [pino/file, pino-alerts]`
    * and avoids pino's per-line multistream (see README, Performance).
    */
-  destination: z.union([z.string().min(1), z.number().int().nonnegative()]).optional(),
+  destination: z.union([z.string().min(1), int().nonnegative()]).optional(),
   /** History + outbox (SQLite, needs better-sqlite3). Off when absent. Env RISK_ALERTS_STORE. */
   store: z.strictObject({
     path: z.string().min(1),
     /** Settled alerts older than this are deleted (at start and hourly). Default 30. */
-    maxAgeDays: z.number().positive().optional(),
+    maxAgeDays: z.number().positive().finite().optional(),
     /** Beyond this many alerts the oldest settled ones are deleted. Default 1000000. */
     maxRows: positiveInt.optional()
   }).optional()
@@ -305,11 +363,19 @@ export interface ResolvedChannel {
   rateLimit: RateLimitPolicy | undefined
   /** Attempts in flight at once for this channel (file and console write in order; a rate-limited channel sends one batch at a time). */
   concurrency: number
-  /** The type-specific keys, validated (`path`, `url`, `secret`, …). */
+  /**
+   * The type-specific keys, validated (`path`, `url`, `secret`, …). HTTP channels: `proxy` as given
+   * (`ResolvedProxy`) and `tls` with `ca` read into PEM texts (`ResolvedTls`); email: `tls` the same.
+   */
   config: Record<string, unknown>
   /** Secret values of this channel, masked as `***` wherever text leaves the channel. */
   secrets: string[]
 }
+
+/** `config.proxy` of an HTTP channel: a proxy URL (may carry Basic credentials: secrets), `false` = direct; absent = the environment decides. */
+export type ResolvedProxy = string | false
+/** `config.tls` of an HTTP or email channel: `ca` always a list of PEM texts (files read at start), or absent. */
+export interface ResolvedTls { ca?: string[], rejectUnauthorized?: boolean }
 
 export interface CompiledRule {
   /** Position in `routes`, for messages. */
@@ -381,8 +447,51 @@ function secretsOf (config: Record<string, unknown>): string[] {
         if (u.password !== '') out.push(u.password)
       } catch { /* not a URL: validation has said so */ }
     }
+    if (k === 'proxy') out.push(...proxySecrets(v))
   }
   return out
+}
+
+/**
+ * A proxy URL's credentials in every form they may show up in: the URL, user and password as written
+ * and decoded, and `user:password` in base64 (the `Proxy-Authorization: Basic` value undici sends).
+ */
+function proxySecrets (proxy: string): string[] {
+  let u: URL
+  try { u = new URL(proxy) } catch { return [] }
+  if (u.username === '' && u.password === '') return []
+  const decode = (s: string): string => { try { return decodeURIComponent(s) } catch { return s } }
+  const user = decode(u.username)
+  const password = decode(u.password)
+  // As typed, before the URL parser percent-encoded anything.
+  const typed = /^[a-z][a-z\d+.-]*:\/\/([^/?#]*)@/i.exec(proxy)?.[1] ?? ''
+  const colon = typed.indexOf(':')
+  const typedUser = colon < 0 ? typed : typed.slice(0, colon)
+  const typedPassword = colon < 0 ? '' : typed.slice(colon + 1)
+  const all = [proxy, u.href, u.password, password, typedPassword, u.username, user, typedUser, Buffer.from(`${user}:${password}`).toString('base64')]
+  return [...new Set(all.filter((s) => s !== ''))]
+}
+
+/** `tls.ca` as PEM texts: paths read (relative to the working directory), each checked for a certificate. */
+function readCa (ca: string | string[], path: string, issues: string[]): string[] {
+  const list = Array.isArray(ca) ? ca : [ca]
+  return list.map((entry, i) => {
+    const at = Array.isArray(ca) ? `${path}[${i}]` : path
+    if (entry.trimStart().startsWith('-----BEGIN')) {
+      if (!entry.includes('-----BEGIN CERTIFICATE-----')) issues.push(`${at}: got PEM text without "-----BEGIN CERTIFICATE-----"; expected a PEM certificate`)
+      return entry
+    }
+    let pem: string
+    try {
+      pem = readFileSync(entry, 'utf8')
+    } catch (err) {
+      // "ENOENT: no such file or directory, open '…'": the path is said once, before.
+      issues.push(`${at}: cannot read ${show(entry)}: ${(err as Error).message.replace(/, \w+ '.*'$/s, '')}`)
+      return ''
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) issues.push(`${at}: ${show(entry)} holds no "-----BEGIN CERTIFICATE-----"; expected a PEM certificate file (PEM text, not DER)`)
+    return pem
+  })
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -522,6 +631,13 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
     for (const [k, v] of Object.entries(c)) {
       if (k in common) continue
       config[k] = v
+    }
+    const tls = c.tls as { ca?: string | string[], rejectUnauthorized?: boolean } | undefined
+    if (tls?.ca !== undefined) {
+      const before = issues.length
+      const ca = readCa(tls.ca, `channels.${name}.tls.ca`, issues)
+      if (issues.length > before) continue
+      config.tls = { ...tls, ca } satisfies ResolvedTls
     }
     const secrets = secretsOf(config)
     channels.push({
@@ -696,23 +812,52 @@ function isCustomLevelName (s: string): boolean {
 // ---------------------------------------------------------------------------------------------------
 // Error messages: path, bad value (secrets masked), what is expected
 
-function formatIssues (issues: readonly z.core.$ZodIssue[], input: unknown, prefix: Array<string | number>): string[] {
-  return issues.map((issue) => {
-    const fullPath = [...prefix, ...issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p))]
+function formatIssues (issues: readonly z.ZodIssue[], input: unknown, prefix: Array<string | number>): string[] {
+  // A value of the wrong type gets one message: later checks of the same value add nothing (1.5 for
+  // a positive int is "expected int", not also "expected number to be >0").
+  const wrongType = new Set<string>()
+  return issues.filter((issue) => {
+    const key = JSON.stringify(issue.path)
+    if (wrongType.has(key)) return false
+    if (issue.code === 'invalid_type') wrongType.add(key)
+    return true
+  }).map((issue) => {
+    const fullPath = [...prefix, ...issue.path]
     if (issue.code === 'unrecognized_keys') {
       return issue.keys.map((k) => `${pathString([...fullPath, k])}: unknown option (unknown keys are errors, so that a typo cannot silently disable alerting)`).join('; ')
     }
-    const value = valueAt(input, issue.path as Array<string | number>)
+    const value = valueAt(input, issue.path)
     const last = issue.path[issue.path.length - 1]
-    const shown = typeof last === 'string' && SECRET_KEYS.has(last) ? '***' : show(value)
-    // zod says "Invalid input: expected string, received undefined" or "Too small: expected number to be >0".
-    const expected = issue.message.replace(/^[A-Z][a-z]+( [a-z]+)*: /, '').replace(/, received \w+$/, '')
-    const exp = expected.startsWith('expected') ? expected : `expected ${expected}`
+    const shown = typeof last === 'string' && SECRET_KEYS.has(last) ? '***' : last === 'proxy' ? showProxy(value) : show(value)
+    const exp = expectedOf(issue, value)
     return value === undefined ? `${pathString(fullPath)}: missing (required); ${exp}` : `${pathString(fullPath)}: got ${shown}; ${exp}`
   })
 }
 
-function valueAt (input: unknown, path: Array<string | number>): unknown {
+/** What an issue expects, in the words users have been given ("expected number to be >0"). */
+function expectedOf (issue: z.ZodIssue, value: unknown): string {
+  // Our own messages ("expected an http(s) URL"); zod's own start with a capital letter.
+  if (issue.message.startsWith('expected')) return issue.message
+  switch (issue.code) {
+    // Infinity fails `int` in v3 ("received float"); it is no number at all to users.
+    case 'invalid_type': return `expected ${issue.expected !== 'integer' ? issue.expected : Number.isFinite(value) ? 'int' : 'number'}`
+    case 'not_finite': return 'expected number'
+    case 'invalid_literal': return `expected ${show(issue.expected)}`
+    case 'invalid_enum_value': return `expected one of ${issue.options.map((o) => JSON.stringify(o)).join('|')}`
+    case 'too_small':
+    case 'too_big': {
+      const bound = Number(issue.code === 'too_small' ? issue.minimum : issue.maximum)
+      const op = issue.exact === true ? '' : `${issue.code === 'too_small' ? '>' : '<'}${issue.inclusive ? '=' : ''}`
+      if (issue.type === 'string') return `expected string to have ${op}${bound} characters`
+      if (issue.type === 'array' || issue.type === 'set') return `expected array to have ${op}${bound} items`
+      return `expected number to be ${op}${bound}`
+    }
+    // invalid_union says "Invalid input"; refinements without a message "Invalid input" too.
+    default: return `expected ${issue.message}`
+  }
+}
+
+function valueAt (input: unknown, path: ReadonlyArray<string | number>): unknown {
   let v: unknown = input
   for (const p of path) {
     if (v === null || typeof v !== 'object') return undefined
@@ -727,6 +872,16 @@ function show (v: unknown): string {
     const s = JSON.stringify(v)
     return s.length > 80 ? s.slice(0, 77) + '...' : s
   } catch { return String(v) }
+}
+
+/** A proxy value as errors show it: never its credentials. */
+function showProxy (v: unknown): string {
+  if (typeof v !== 'string') return show(v)
+  try {
+    const u = new URL(v)
+    if (u.username !== '' || u.password !== '') return show(`${u.protocol}//***@${u.host}`)
+  } catch { /* below */ }
+  return v.includes('@') ? '***' : show(v)
 }
 
 function pathString (path: Array<string | number>): string {

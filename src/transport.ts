@@ -1,49 +1,71 @@
 /**
- * The pino transport: a Writable that pino's worker writes raw chunks into.
+ * The pino transport: pino's worker writes raw chunks into an AlertStream, in two stages.
  *
- * Why not pino-abstract-transport's split2 object stream: measured here, its per-line machinery costs
- * the app 1.6× the wall time of `pino/file` on 1M lines, whether or not each line is parsed. This
- * stream `indexOf`s the alert key in each chunk and cuts out only the lines that carry it (0.98×):
- * lines that cannot be alerts are skipped before any per-line work.
+ * 1. The pre-filter (this Writable). Measured here, pino-abstract-transport's split2 stream on every
+ *    line costs the app 1.6× the wall time of `pino/file` on 1M lines, whether or not each line is
+ *    parsed. This stream `indexOf`s the alert key in each chunk and cuts out only the lines that carry
+ *    it (0.98×): lines that cannot be alerts are skipped before any per-line work. Lines longer than
+ *    `maxLineLength` are dropped (and reported) here, so what follows never buffers one.
+ * 2. The line stream: a pino-abstract-transport `build()` stream (split2 inside) that receives only
+ *    those candidate lines, each with its `\n`, batched one write per chunk. Its `parseLine` classifies
+ *    each line (an event, a bad line and why, or nothing to do) and a synchronous 'data' listener posts
+ *    the events: no promise per line, which matters in a flood where every line is an alert. Its
+ *    `close` closes the alerter.
  *
- * The write path never awaits a delivery: `dispatch` is fire-and-forget here and tracked by the
- * alerter. `_final` (pino ends the stream at exit, `process.exit` and uncaught throws included)
- * awaits every delivery in flight, bounded by `shutdownTimeoutMs`; pino gives a worker 10 s.
+ * pino's config handshake (custom levels, messageKey) is build()'s `expectPinoConfig` too; see
+ * `pinoConfig` for why it is a build() of its own and not the line stream's.
+ *
+ * The write path never awaits a delivery: `post` is fire-and-forget and tracked by the alerter.
+ * `_final` (pino ends the stream at exit, `process.exit` and uncaught throws included) ends the line
+ * stream, whose close awaits every delivery in flight, bounded by `shutdownTimeoutMs`; pino gives a
+ * worker 10 s.
  */
-import { Writable } from 'node:stream'
+import { Writable, type Transform } from 'node:stream'
+import { workerData } from 'node:worker_threads'
+import build from 'pino-abstract-transport'
 import sonicBoom from 'sonic-boom'
-
-// sonic-boom is CommonJS: its class is the default export at run time.
-const SonicBoom = sonicBoom as unknown as typeof import('sonic-boom').SonicBoom
-type SonicBoom = InstanceType<typeof SonicBoom>
-import { parentPort, workerData } from 'node:worker_threads'
 import { createAlerter, type Alerter } from './alerter.js'
 import { InvalidAlertError, type PinoAlertsError } from './errors.js'
-import { fromRecord, type RecordContext } from './event.js'
+import { fromRecord, type AlertEvent, type RecordContext } from './event.js'
 import { recordContext, type PinoLevels } from './levels.js'
 import { resolveOptions, type AlertsOptions, type ResolvedOptions } from './options.js'
 import type { Reporter } from './report.js'
 
+// sonic-boom is CommonJS: its class is the default export at run time.
+const SonicBoom = sonicBoom as unknown as typeof import('sonic-boom').SonicBoom
+type SonicBoom = InstanceType<typeof SonicBoom>
+
+/** How long the transport waits for pino's config before it starts with pino's default levels. */
+const CONFIG_WAIT_MS = 2000
+
 interface PinoConfig { levels?: PinoLevels, messageKey?: string, errorKey?: string }
 
-/**
- * The same handshake as pino-abstract-transport's `expectPinoConfig`: when pino will send its config
- * (levels, messageKey) it posts `PINO_CONFIG` to the worker. Only then do we wait, and at most
- * `waitMs`: a transport whose logger is never created must not hold alerts back for ever.
- */
+/** What `parseLine` makes of a candidate line (build() needs a non-null object back). */
+type Parsed = { event: AlertEvent } | { bad: string } | { skip: true }
+const SKIP: Parsed = { skip: true }
+
+/** True when pino will post PINO_CONFIG to this worker: the same test build() makes for `expectPinoConfig`. */
 function pinoWillSendConfig (): boolean {
   return (workerData as { workerData?: { pinoWillSendConfig?: boolean } } | null)?.workerData?.pinoWillSendConfig === true
 }
 
-function onPinoConfig (cb: (config: PinoConfig) => void): void {
-  if (parentPort === null) return
-  const port = parentPort
-  const handler = (message: { code?: string, config?: PinoConfig }): void => {
-    if (message?.code !== 'PINO_CONFIG') return
-    port.off('message', handler)
-    cb(message.config ?? {})
-  }
-  port.on('message', handler)
+/**
+ * pino's config, through build()'s `expectPinoConfig`; undefined when pino will not send it (the CLI,
+ * library use, an old pino), where build() would emit an error instead.
+ *
+ * Why a build() of its own that nothing is written to, and not `expectPinoConfig` on the line stream:
+ * build() hands its stream out only once the config has arrived, and the line stream must exist (and
+ * deliver alerts) after at most CONFIG_WAIT_MS even if it never does: a transport whose logger is
+ * never created, or created late, must not hold alerts back for ever. So the factory races this
+ * promise against a timer, and when the config comes late, applies it from then on.
+ */
+function pinoConfig (): Promise<PinoConfig> | undefined {
+  if (!pinoWillSendConfig()) return undefined
+  return build(() => {}, { expectPinoConfig: true, metadata: false }).then((handshake) => {
+    const { levels, messageKey, errorKey } = handshake as unknown as PinoConfig
+    handshake.destroy()
+    return { levels, messageKey, errorKey }
+  })
 }
 
 export interface AlertStreamOptions {
@@ -63,6 +85,10 @@ export class AlertStream extends Writable {
   private readonly maxLine: number
   private readonly reporter: Reporter
   private readonly forward: SonicBoom | undefined
+  /** The build() stream the candidate lines go into; its close closes the alerter. */
+  private readonly lines: Transform
+  /** The candidate lines of the chunk being scanned, each with its `\n`: one write per chunk. */
+  private batch = ''
   private pending = ''
   private oversized = false
   private oversizedHasMarker = false
@@ -76,22 +102,38 @@ export class AlertStream extends Writable {
     this.needle = `${o.context.alertKey}"`
     this.maxLine = o.maxLineLength
     this.forward = o.forward
+    this.lines = build((lines) => {
+      lines.on('data', (p: Parsed) => {
+        if ('event' in p) this.alerter.post(p.event)
+        else if ('bad' in p) this.reporter.badLine(p.bad)
+      })
+    }, {
+      parseLine: (line) => this.parse(line),
+      metadata: false,
+      close: (err, cb) => { this.alerter.close().then(() => cb(err), () => cb(err)) }
+    })
+    this.lines.on('error', (err) => this.destroy(err))
   }
 
   override _write (chunk: string | Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8')
-    if (this.forward !== undefined && !this.forward.write(text)) {
-      // Back-pressure from the destination: wait for it, as pino/file does.
-      this.scan(text)
-      this.forward.once('drain', () => cb())
+    const forwardFull = this.forward !== undefined && !this.forward.write(text)
+    this.scan(text)
+    const linesFull = !this.feed()
+    if (!forwardFull && !linesFull) {
+      cb()
       return
     }
-    this.scan(text)
-    cb()
+    // Back-pressure (from the destination, as pino/file waits for it; or from the line stream): wait.
+    let waiting = (forwardFull ? 1 : 0) + (linesFull ? 1 : 0)
+    const drained = (): void => { if (--waiting === 0) cb() }
+    if (forwardFull) (this.forward as SonicBoom).once('drain', drained)
+    if (linesFull) this.lines.once('drain', drained)
   }
 
   override _final (cb: (err?: Error | null) => void): void {
     if (this.pending !== '' || this.oversized) this.endPending()
+    this.feed()
     const forwarded = this.forward === undefined
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
@@ -100,16 +142,30 @@ export class AlertStream extends Writable {
         f.once('error', () => resolve())
         f.end()
       })
-    Promise.all([forwarded, this.alerter.close()]).then(() => cb(), cb)
+    // The line stream closes (autoDestroy) once its last line is posted; its close closes the alerter.
+    const lines = this.lines.closed
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => { this.lines.once('close', () => resolve()) })
+    this.lines.end()
+    Promise.all([forwarded, lines]).then(async () => { await this.alerter.close() }).then(() => cb(), cb)
   }
 
   override _destroy (err: Error | null, cb: (err?: Error | null) => void): void {
+    this.lines.destroy()
     this.alerter.close().then(() => cb(err), () => cb(err))
   }
 
   /** `logger.flush(cb)` (single target): waits for deliveries in flight. */
   flush (cb?: (err?: Error) => void): void {
     this.alerter.flush().then(() => cb?.(), (err: Error) => cb?.(err))
+  }
+
+  /** Writes the batch of candidate lines into the line stream; false when it asks to wait for 'drain'. */
+  private feed (): boolean {
+    if (this.batch === '') return true
+    const batch = this.batch
+    this.batch = ''
+    return this.lines.write(batch)
   }
 
   /** Finds the lines of `text` that may be alerts; everything else is skipped without being split. */
@@ -197,38 +253,38 @@ export class AlertStream extends Writable {
     if (line.includes(this.marker) || (this.context.minLevel !== undefined && lineLevel(line) >= this.context.minLevel)) this.line(line)
   }
 
-  /** One candidate line: parsed, turned into an event and dispatched without waiting. */
+  /** One candidate line (without its `\n`): too long is reported here, anything else joins the batch. */
   private line (line: string): void {
     if (line.length > this.maxLine) {
       this.reporter.badLine(`line longer than maxLineLength (${this.maxLine} characters)`)
       return
     }
+    this.batch += line + '\n'
+  }
+
+  /** The line stream's `parseLine`: one candidate line, read as an event (or why not). Never throws. */
+  private parse (line: string): Parsed {
     const trimmed = line.endsWith('\r') ? line.slice(0, -1) : line
-    if (trimmed.trim() === '') return
+    if (trimmed.trim() === '') return SKIP
     let value: unknown
     try {
       value = JSON.parse(trimmed)
     } catch {
-      this.reporter.badLine('not JSON')
-      return
+      return { bad: 'not JSON' }
     }
     if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-      this.reporter.badLine(Array.isArray(value) ? 'a JSON array, not an object' : `a JSON ${value === null ? 'null' : typeof value}, not an object`)
-      return
+      return { bad: Array.isArray(value) ? 'a JSON array, not an object' : `a JSON ${value === null ? 'null' : typeof value}, not an object` }
     }
     let event
     try {
       event = fromRecord(value as Record<string, unknown>, this.context)
     } catch (err) {
       if (err instanceof InvalidAlertError) {
-        this.reporter.badLine(`wrong type for ${err.field}: ${err.message.replace(/^invalid alert: [^:]+: /, '').replace(/, got .*$/, '')}`)
-        return
+        return { bad: `wrong type for ${err.field}: ${err.message.replace(/^invalid alert: [^:]+: /, '').replace(/, got .*$/, '')}` }
       }
-      this.reporter.badLine(`unreadable record: ${(err as PinoAlertsError).message}`)
-      return
+      return { bad: `unreadable record: ${(err as PinoAlertsError).message}` }
     }
-    if (event === null) return
-    this.alerter.post(event)
+    return event === null ? SKIP : { event }
   }
 }
 
@@ -258,21 +314,21 @@ export default async function pinoAlertsTransport (options: AlertsOptions & { pi
   // pino and thread-stream add these keys to a single target's options; they are not ours to validate.
   const { pinoWillSendConfig: _pino, $context: _threadStream, ...userOptions } = options ?? {}
   const opts: ResolvedOptions = resolveOptions(userOptions)
+  const configured = pinoConfig()
   let config: PinoConfig | undefined
-  if (pinoWillSendConfig()) {
-    config = await new Promise<PinoConfig | undefined>((resolve) => {
-      const t = setTimeout(() => resolve(undefined), 2000)
-      onPinoConfig((c) => { clearTimeout(t); resolve(c) })
-    })
+  if (configured !== undefined) {
+    let timer: NodeJS.Timeout | undefined
+    config = await Promise.race([configured, new Promise<undefined>((resolve) => { timer = setTimeout(() => resolve(undefined), CONFIG_WAIT_MS) })])
+    clearTimeout(timer)
   }
   // Validate level names (custom ones included) before any channel starts.
   const context = recordContext(opts, config?.levels, config?.messageKey ?? 'msg')
   const alerter = createAlerter(opts)
   const forward = opts.destination === undefined ? undefined : new SonicBoom({ dest: opts.destination, sync: false, mkdir: true })
   const stream = new AlertStream(forward === undefined ? { alerter, context, maxLineLength: opts.maxLineLength } : { alerter, context, maxLineLength: opts.maxLineLength, forward })
-  if (config === undefined && pinoWillSendConfig()) {
-    // Late config (logger created more than 2 s after the transport): apply it from then on.
-    onPinoConfig((c) => {
+  if (configured !== undefined && config === undefined) {
+    // Late config (logger created more than CONFIG_WAIT_MS after the transport): apply it from then on.
+    void configured.then((c) => {
       try { stream.context = recordContext(opts, c.levels, c.messageKey ?? 'msg') } catch (err) { alerter.reporter.notice(`pino-alerts: ${(err as Error).message}`) }
     })
   }

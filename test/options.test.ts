@@ -103,3 +103,30 @@ describe('environment (RISK_ALERTS_*)', () => {
     expect(configError({}, { RISK_ALERTS_WEBHOOK_URL: 'not a url' }).message).toMatch(/channels\.webhook\.url: got "not a url"/)
   })
 })
+
+describe('error wording (zod v3 underneath, the words users know)', () => {
+  const issues = (options: unknown): readonly string[] => configError(options).issues
+  it.each<[unknown, string]>([
+    [{ shutdownTimeoutMs: 0 }, 'shutdownTimeoutMs: got 0; expected number to be >0'],
+    [{ shutdownTimeoutMs: 1.5 }, 'shutdownTimeoutMs: got 1.5; expected int'],
+    [{ shutdownTimeoutMs: Infinity }, 'shutdownTimeoutMs: got null; expected number'],
+    [{ shutdownTimeoutMs: 2 ** 60 }, 'shutdownTimeoutMs: got 1152921504606847000; expected int to be <=9007199254740991'],
+    [{ destination: -1 }, 'destination: got -1; expected number to be >=0'],
+    [{ destination: true }, 'destination: got true; expected Invalid input'],
+    [{ store: {} }, 'store.path: missing (required); expected string'],
+    [{ group: { by: [] } }, 'group.by: got []; expected array to have >=1 items'],
+    [{ group: { by: [''] } }, 'group.by[0]: got ""; expected string to have >=1 characters'],
+    [{ channels: [] }, 'channels: got []; expected record'],
+    [{ timeIntervals: { '': [] } }, 'timeIntervals.: got []; expected Invalid key in record'],
+    [{ match: 'x' }, 'match: got "x"; expected object'],
+    [{ channels: { email: { host: 'h', from: 'a@b.c', to: 'x@y.z', port: 70000 } } }, 'channels.email.port: got 70000; expected number to be <=65535'],
+    [{ channels: { telegram: { botToken: '1:a', chatId: 1, parseMode: 'md' } } }, 'channels.telegram.parseMode: got "md"; expected one of "MarkdownV2"|"HTML"'],
+    [{ channels: { telegram: { botToken: '1:a', chatId: 1, parseMode: 5 } } }, 'channels.telegram.parseMode: got 5; expected one of "MarkdownV2"|"HTML"'],
+    [{ channels: { discord: { webhookUrl: 'http://127.0.0.1:1/', username: 'x'.repeat(81) } } }, `channels.discord.username: got "${'x'.repeat(76)}...; expected string to have <=80 characters`],
+    [{ channels: { console: { colors: 'yes' } } }, 'channels.console.colors: got "yes"; expected Invalid input'],
+    [{ channels: { email: { host: 'h', from: 'a@b.c', to: 'x@y.z', user: 'u' } } }, 'channels.email.password: missing (required); expected user and password together (or neither)'],
+    [{ channels: { console: { rateLimit: { perSecond: Infinity } } } }, 'channels.console.rateLimit.perSecond: got null; expected number']
+  ])('%j', (options, message) => {
+    expect(issues(options)).toEqual([message])
+  })
+})

@@ -85,7 +85,7 @@ export function outcomeFromSmtpError (err: unknown, where: string): Outcome {
 export function create (cfg: ResolvedChannel): Channel<EmailMessage> {
   const c = cfg.config as {
     host: string, port?: number, secure?: boolean, requireTLS?: boolean, user?: string, password?: string,
-    from: string, to: string[], cc?: string[], subjectPrefix?: string, tls?: { rejectUnauthorized?: boolean }, pool?: boolean
+    from: string, to: string[], cc?: string[], subjectPrefix?: string, tls?: { ca?: string[], rejectUnauthorized?: boolean }, pool?: boolean
   }
   const secure = c.secure ?? c.port === 465
   const port = c.port ?? (secure ? 465 : 587)
@@ -98,7 +98,7 @@ export function create (cfg: ResolvedChannel): Channel<EmailMessage> {
     secure,
     requireTLS: c.requireTLS ?? false,
     auth: c.user !== undefined ? { user: c.user, pass: c.password as string } : undefined,
-    tls: c.tls?.rejectUnauthorized === undefined ? undefined : { rejectUnauthorized: c.tls.rejectUnauthorized },
+    tls: c.tls === undefined ? undefined : { ...(c.tls.ca === undefined ? {} : { ca: c.tls.ca }), ...(c.tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: c.tls.rejectUnauthorized }) },
     // One attempt may not outlive timeoutMs at any stage, a silent server included.
     connectionTimeout: t,
     greetingTimeout: t,

@@ -53,6 +53,14 @@ export function outcomeFromError (err: unknown, what: string, signal: AbortSigna
   if (inner !== undefined) {
     return { ok: false, retryable: false, error: `${what}: TLS: ${inner.message ?? String(inner.code)} (${String(inner.code)}; a private CA goes into the channel's tls.ca)` }
   }
+  // The proxy's own answer: "Proxy Authentication Required (407)" (forwarding), "Proxy response (407) !==
+  // 200 when HTTP Tunneling" (CONNECT). Wrong credentials stay wrong; a proxy's 5xx may pass.
+  const proxy = /^Proxy .*\((\d{3})\)/.exec(e.message ?? '')
+  if (proxy !== null) {
+    const status = Number(proxy[1])
+    const error = `${what}: the proxy answered HTTP ${status}${status === 407 ? ' Proxy Authentication Required (check the credentials of the channel\'s proxy)' : ''}`
+    return { ok: false, retryable: status !== 407 && status !== 403, error }
+  }
   const code = e.code !== undefined && !String(e.message).includes(e.code) ? ` (${e.code})` : ''
   return { ok: false, retryable: true, error: `${what}: ${e.message ?? String(err)}${code}` }
 }
