@@ -373,7 +373,7 @@ export interface ResolvedChannel {
 }
 
 /** `config.proxy` of an HTTP channel: a proxy URL (may carry Basic credentials: secrets), `false` = direct; absent = the environment decides. */
-export type ResolvedProxy = string | false
+type ResolvedProxy = string | false
 /** `config.tls` of an HTTP or email channel: `ca` always a list of PEM texts (files read at start), or absent. */
 export interface ResolvedTls { ca?: string[], rejectUnauthorized?: boolean }
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../src/errors.js'
 import { resolveOptions, type ResolvedChannel } from '../src/options.js'
 import { redact } from '../src/redact.js'
+import { programPath } from '../scripts/programs.mjs'
 
 const PASSWORD = 's3cr3t-proxy-pass'
 const PROXY = `http://alice:${PASSWORD}@127.0.0.1:3128`
@@ -54,7 +55,7 @@ let pem2Path: string
 
 function selfSigned (cn: string): string {
   // A real certificate; the key is thrown away.
-  return execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', '/dev/null', '-subj', `/CN=${cn}`, '-days', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  return execFileSync(programPath('openssl'), ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', '/dev/null', '-subj', `/CN=${cn}`, '-days', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
 }
 
 beforeAll(() => {

@@ -15,14 +15,6 @@ export function truncate (s: string, max: number, marker = ELLIPSIS): string {
   return s.slice(0, end) + marker
 }
 
-/** Like `truncate` but counts Unicode code points (Discord and Telegram count characters, not units). */
-export function truncateChars (s: string, max: number, marker = ELLIPSIS): string {
-  const chars = Array.from(s)
-  if (chars.length <= max) return s
-  const keep = Math.max(0, max - Array.from(marker).length)
-  return chars.slice(0, keep).join('') + marker
-}
-
 /** UTF-8 byte length (Teams' 28 KB limit is on the request body). */
 export function byteLength (s: string): number {
   return Buffer.byteLength(s, 'utf8')

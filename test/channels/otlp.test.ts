@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { gunzipSync } from 'node:zlib'
+import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js'
 import pino from 'pino'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import {
@@ -48,7 +49,7 @@ interface StaticMessageType {
   encode: (message: object) => { finish: () => Uint8Array }
   decode: (bytes: Uint8Array) => object
 }
-const generated = createRequire(import.meta.url)('@opentelemetry/otlp-transformer/build/src/generated/root.js') as {
+const generated = generatedRoot as unknown as {
   opentelemetry: { proto: { collector: { logs: { v1: { ExportLogsServiceRequest: StaticMessageType } } } } }
 }
 const ExportLogsServiceRequest = generated.opentelemetry.proto.collector.logs.v1.ExportLogsServiceRequest
