@@ -1,5 +1,5 @@
 // The system programs the tests run for real, and where to find them: one lookup for the pretest step
-// (scripts/test-programs.mjs) and for the tests themselves (test/helpers/programs.ts).
+// (scripts/test-programs.mjs) and for the tests themselves (they import programPath from here).
 //   - Prometheus Alertmanager: the alertmanager channel is tested against the real binary;
 //   - Chromium: the dashboard is tested in a real headless browser (playwright-core drives it and never
 //     downloads a browser of its own);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The pretest step: the tests run a real Alertmanager and a real Chromium, so `npm test` brings them.
+// The pretest step: the tests run a real Alertmanager, a real Chromium and openssl, so `npm test` brings them.
 // Found (PATH, or ALERTMANAGER_BIN / CHROMIUM_BIN): nothing to do. Missing, on a machine where apt-get
 // can run as root (root, or sudo without a password): installed with apt-get, the package lists
 // updated first when the install cannot find a package. Otherwise: stop at once with the exact command

@@ -28,3 +28,8 @@ export class InvalidAlertError extends PinoAlertsError {
     this.field = field
   }
 }
+
+/** The dashboard could not start or was asked something it refuses (a bad port, a token off loopback…). */
+export class DashboardError extends PinoAlertsError {
+  constructor (message: string, code = 'PINO_ALERTS_DASHBOARD') { super(message, code) }
+}

@@ -23,7 +23,17 @@ export { PinoAlertsError, ConfigError, InvalidAlertError } from './errors.js'
 export { Reporter } from './report.js'
 export { AlertStore, openStore, history, summary, receipts, StoreError, SCHEMA_VERSION } from './store/sqlite.js'
 export type { HistoryEntry, HistoryQuery, Receipt, Summary, SummaryQuery } from './store/sqlite.js'
-export { startDashboard, DashboardError } from './dashboard/server.js'
+export { DashboardError } from './errors.js'
 export type { DashboardOptions, Dashboard } from './dashboard/server.js'
+import type { DashboardOptions, Dashboard } from './dashboard/server.js'
+
+/**
+ * Starts the dashboard (see `pino-alerts/dashboard`). Its modules load on the first call: this file is
+ * also what pino's worker loads for `target: 'pino-alerts'`, and a transport never serves a page.
+ */
+export async function startDashboard (opts: DashboardOptions): Promise<Dashboard> {
+  const { startDashboard: start } = await import('./dashboard/server.js')
+  return await start(opts)
+}
 export type { Silence, SilenceInput } from './pipeline/silence.js'
 export { parseMatcher, parseMatchers, MatcherError } from './matchers.js'

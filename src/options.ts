@@ -452,6 +452,12 @@ function secretsOf (config: Record<string, unknown>): string[] {
   return out
 }
 
+/** The channel types that speak HTTP (and take `proxy` and `tls`). */
+const HTTP_TYPES = new Set(['webhook', 'slack', 'telegram', 'discord', 'teams', 'pagerduty', 'alertmanager', 'otlp', 'sms'])
+
+/** The variables undici's EnvHttpProxyAgent reads a proxy from (either case; lower case wins). */
+const PROXY_VARIABLES = ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY']
+
 /**
  * A proxy URL's credentials in every form they may show up in: the URL, user and password as written
  * and decoded, and `user:password` in base64 (the `Proxy-Authorization: Basic` value undici sends).
@@ -608,6 +614,7 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
   }
 
   const channels: ResolvedChannel[] = []
+  const envProxySecrets = [...new Set([env, process.env].flatMap((e) => PROXY_VARIABLES.flatMap((v) => proxySecrets(e[v] ?? ''))))]
   for (const [name, cfg] of Object.entries(rawChannels)) {
     const type = (cfg.type ?? name) as string
     if (!(CHANNEL_TYPES as readonly string[]).includes(type)) {
@@ -640,6 +647,8 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
       config.tls = { ...tls, ca } satisfies ResolvedTls
     }
     const secrets = secretsOf(config)
+    // Without a proxy of its own an HTTP channel uses the environment's (HTTP_PROXY…): its credentials are secrets too.
+    if (config.proxy === undefined && HTTP_TYPES.has(type)) secrets.push(...envProxySecrets)
     channels.push({
       name,
       type: type as ChannelType,

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createAlerter } from '../src/alerter.js'
+import { loadUndici } from '../src/http/client.js'
+import { resolveOptions } from '../src/options.js'
 import { Reporter } from '../src/report.js'
 import { startProxy, type FakeProxy } from './fakes/proxy.js'
 import { makeTestCa, startTlsReceiver, type TestCa, type TlsReceiver } from './fakes/tls.js'
@@ -73,6 +75,28 @@ describe('the environment: HTTP_PROXY / https_proxy / NO_PROXY, in a real pino w
     await app({ url: tlsReceiver.url, tls: { ca: ca.caPath } }, { https_proxy: open.url })
     expect(tlsReceiver.requests.length).toBe(seen + 1)
     expect(open.log.slice(before)).toEqual([{ method: 'CONNECT', target: new URL(tlsReceiver.url).host, allowed: true }])
+  })
+})
+
+describe('credentials of the environment\'s proxy are secrets too', () => {
+  it('a real app whose HTTP_PROXY has wrong credentials: not delivered, and stderr never shows them', async () => {
+    const wrong = 'fake-env-pass-5b2a'
+    receiver.reset()
+    const before = guarded.log.length
+    const { stderr } = await app({ url: receiver.url }, { HTTP_PROXY: `http://${USER}:${wrong}@127.0.0.1:${guarded.port}` })
+    expect(guarded.log.slice(before)).toEqual([{ method: 'POST', target: receiver.url, allowed: false }])
+    expect(receiver.requests.length).toBe(0)
+    expect(stderr).toMatch(/the proxy answered HTTP 407/)
+    for (const secret of [wrong, Buffer.from(`${USER}:${wrong}`).toString('base64')]) expect(stderr).not.toContain(secret)
+  })
+
+  it('every HTTP channel without a proxy of its own masks them; one with proxy: false or its own does not need to', () => {
+    const env = { HTTPS_PROXY: 'http://bob:fake-env-secret-1@proxy.example:3128', https_proxy: '' }
+    const o = resolveOptions({ env: false, channels: { a: { type: 'webhook', url: 'http://127.0.0.1:1/x' }, b: { type: 'webhook', url: 'http://127.0.0.1:1/y', proxy: false }, file: { path: '/tmp/x.jsonl' } } }, env)
+    const byName = Object.fromEntries(o.channels.map((c) => [c.name, c.secrets]))
+    expect(byName.a).toEqual(expect.arrayContaining(['fake-env-secret-1', Buffer.from('bob:fake-env-secret-1').toString('base64')]))
+    expect(byName.b).not.toContain('fake-env-secret-1')
+    expect(byName.file).not.toContain('fake-env-secret-1')
   })
 })
 
@@ -142,4 +166,11 @@ describe('tls', () => {
     expect(r.deliveries[0]).toMatchObject({ ok: true })
     expect(tlsReceiver.requests.length).toBe(seen + 1)
   })
+})
+
+it('the parts of undici the client loads are undici\'s own (a moved file would load the whole package instead)', async () => {
+  const undici = await import('undici')
+  const parts = loadUndici()
+  expect([parts.Agent, parts.ProxyAgent, parts.EnvHttpProxyAgent]).toEqual([undici.Agent, undici.ProxyAgent, undici.EnvHttpProxyAgent])
+  expect(parts.request).toBe(undici.Dispatcher.prototype.request)
 })

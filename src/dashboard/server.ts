@@ -13,7 +13,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import type { Alerter } from '../alerter.js'
-import { PinoAlertsError } from '../errors.js'
+import { DashboardError } from '../errors.js'
 import { openStore, type AlertStore } from '../store/sqlite.js'
 import { Api, ApiError, type ApiResult } from './api.js'
 import { LiveFeed } from './events.js'
@@ -42,9 +42,7 @@ export interface Dashboard {
   close: () => Promise<void>
 }
 
-export class DashboardError extends PinoAlertsError {
-  constructor (message: string, code = 'PINO_ALERTS_DASHBOARD') { super(message, code) }
-}
+export { DashboardError }
 
 const STATIC: Record<string, { file: string, type: string }> = {
   '/app.js': { file: 'app.js', type: 'text/javascript; charset=utf-8' },

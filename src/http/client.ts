@@ -15,7 +15,52 @@
  * channels never loads a socket pool. Idle sockets close after 4 s (before the usual 5 s keep-alive
  * of servers) and never keep the process alive.
  */
-import { Agent, EnvHttpProxyAgent, ProxyAgent, request, type Dispatcher } from 'undici'
+import { createRequire } from 'node:module'
+import type * as Undici from 'undici'
+import type { Dispatcher } from 'undici'
+
+type RequestOptions = Dispatcher.RequestOptions & { dispatcher?: undefined }
+interface UndiciParts {
+  Agent: typeof Undici.Agent
+  ProxyAgent: typeof Undici.ProxyAgent
+  EnvHttpProxyAgent: typeof Undici.EnvHttpProxyAgent
+  /** undici's request API, called on a dispatcher. */
+  request: (this: Dispatcher, opts: RequestOptions) => Promise<Dispatcher.ResponseData>
+}
+let undici: UndiciParts | undefined
+
+/**
+ * undici, loaded when the first HTTP request is made (a process with only console and file channels
+ * never loads it), and only the parts used: the agents and the request API (as undici's index.js
+ * installs it on every dispatcher). Measured in a worker
+ * thread (bench/module-cost.mjs): all of undici (fetch, WebSocket, cache, mocks…) adds 8.4 MB of RSS,
+ * these parts 2.9 MB, and this is paid in every pino worker. undici has no `exports` map, so these
+ * paths are reachable; should a release move them, the whole package is loaded instead (the same
+ * classes, more memory), never a failure.
+ */
+export function loadUndici (): UndiciParts {
+  if (undici !== undefined) return undici
+  const require = createRequire(import.meta.url)
+  try {
+    // What undici's index.js does first: the request API (request, connect — a proxy tunnel uses it…) on
+    // every dispatcher. The same functions, so loading the whole package later changes nothing.
+    const api = require('undici/lib/api/index.js') as Record<string, unknown> & { request: UndiciParts['request'] }
+    const Dispatcher = require('undici/lib/dispatcher/dispatcher.js') as { prototype: object }
+    if (typeof api.request !== 'function' || typeof api.connect !== 'function') throw new Error('unexpected undici layout')
+    Object.assign(Dispatcher.prototype, api)
+    undici = {
+      Agent: require('undici/lib/dispatcher/agent.js') as UndiciParts['Agent'],
+      ProxyAgent: require('undici/lib/dispatcher/proxy-agent.js') as UndiciParts['ProxyAgent'],
+      EnvHttpProxyAgent: require('undici/lib/dispatcher/env-http-proxy-agent.js') as UndiciParts['EnvHttpProxyAgent'],
+      request: api.request
+    }
+    if (typeof undici.Agent !== 'function' || typeof undici.EnvHttpProxyAgent !== 'function') throw new Error('unexpected undici layout')
+  } catch {
+    const all = require('undici') as typeof Undici
+    undici = { Agent: all.Agent, ProxyAgent: all.ProxyAgent, EnvHttpProxyAgent: all.EnvHttpProxyAgent, request: all.Dispatcher.prototype.request as UndiciParts['request'] }
+  }
+  return undici
+}
 
 /** A channel's network options, as `resolveOptions` leaves them in its `config`. */
 export interface NetOptions {
@@ -38,6 +83,7 @@ function dispatcherFor (net: NetOptions | undefined): Dispatcher {
   const key = JSON.stringify([proxy ?? null, tls ?? null])
   let d = dispatchers.get(key)
   if (d !== undefined) return d
+  const { Agent, ProxyAgent, EnvHttpProxyAgent } = loadUndici()
   const tlsOptions = tls === undefined ? {} : { connect: tls, requestTls: tls, proxyTls: tls }
   if (proxy === false) d = new Agent({ ...POOL, ...(tls === undefined ? {} : { connect: tls }) })
   else if (proxy !== undefined) d = new ProxyAgent({ ...POOL, ...tlsOptions, uri: proxy, proxyTunnel: false })
@@ -86,12 +132,13 @@ export async function httpRequest (url: string, init: {
   active++
   try {
     // The attempt timeout comes from the signal: an abort ends the request (and its socket).
-    const res = await request(target, {
+    const res = await loadUndici().request.call(dispatcher, {
+      origin: target.origin,
+      path: target.pathname + target.search,
       method: init.method ?? 'POST',
       headers: init.headers ?? {},
       body: init.body,
-      signal: init.signal,
-      dispatcher
+      signal: init.signal
     })
     let text = ''
     res.body.setEncoding('utf8')
