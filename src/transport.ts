@@ -35,6 +35,21 @@ import type { Reporter } from './report.js'
 const SonicBoom = sonicBoom as unknown as typeof import('sonic-boom').SonicBoom
 type SonicBoom = InstanceType<typeof SonicBoom>
 
+/**
+ * Chunks of this many characters or more are V8 "large objects". When a chunk is held while its lines
+ * are parsed (tens of milliseconds in a flood, with garbage collections meanwhile), it is promoted to
+ * the old generation's large-object space, which only a full collection frees: in bench/burst.mjs the
+ * worker carried 21–25 MB of dead chunks at its peak. So the candidate lines of a large chunk are
+ * copied out (into one reusable buffer) and read on the next turn, after the chunk has been let go;
+ * thread-stream reads the next chunk only after we call back, so back-pressure is unchanged.
+ */
+const SPILL_AT = 128 * 1024
+
+/** A copy of `s` that shares no memory with the chunk it was cut from (a slice keeps its parent alive). */
+function detached (s: string): string {
+  return JSON.parse(JSON.stringify(s)) as string
+}
+
 /** How long the transport waits for pino's config before it starts with pino's default levels. */
 const CONFIG_WAIT_MS = 2000
 
@@ -89,6 +104,12 @@ export class AlertStream extends Writable {
   private readonly lines: Transform
   /** A write into the line stream returned false: wait for its 'drain' before taking the next chunk. */
   private linesFull = false
+  /** Scanning a chunk of at least SPILL_AT characters: candidate lines go into `spill`. */
+  private spilling = false
+  /** The candidate lines of a large chunk, UTF-8, each with its `\n` (reused from chunk to chunk). */
+  private spill = Buffer.allocUnsafe(0)
+  /** Where each spilled line ends in `spill`. */
+  private readonly spillEnds: number[] = []
   private pending = ''
   private oversized = false
   private oversizedHasMarker = false
@@ -118,7 +139,28 @@ export class AlertStream extends Writable {
   override _write (chunk: string | Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const text = typeof chunk === 'string' ? chunk : chunk.toString('utf8')
     const forwardFull = this.forward !== undefined && !this.forward.write(text)
-    this.scan(text)
+    if (text.length >= SPILL_AT) {
+      this.spilling = true
+      this.scan(text)
+      this.spilling = false
+      if (this.spillEnds.length > 0) {
+        // The chunk is let go now; its lines are read from the copy on the next turn (see SPILL_AT).
+        if (this.pending !== '') this.pending = detached(this.pending)
+        setImmediate(() => {
+          if (this.destroyed) { this.spillEnds.length = 0; cb(); return }
+          this.unspill()
+          this.afterFeed(forwardFull, cb)
+        })
+        return
+      }
+    } else {
+      this.scan(text)
+    }
+    this.afterFeed(forwardFull, cb)
+  }
+
+  /** Calls back once the destination and the line stream can take more. */
+  private afterFeed (forwardFull: boolean, cb: (err?: Error | null) => void): void {
     const linesFull = !this.feed()
     if (!forwardFull && !linesFull) {
       cb()
@@ -264,7 +306,38 @@ export class AlertStream extends Writable {
       this.reporter.badLine(`line longer than maxLineLength (${this.maxLine} characters)`)
       return
     }
+    if (this.spilling) {
+      this.spillLine(line)
+      return
+    }
     if (!this.lines.write(line + '\n')) this.linesFull = true
+  }
+
+  /** Copies a candidate line of a large chunk (with its `\n`) into the reusable spill buffer. */
+  private spillLine (line: string): void {
+    const end = this.spillEnds.length === 0 ? 0 : this.spillEnds[this.spillEnds.length - 1] as number
+    const need = end + line.length * 3 + 1
+    if (need > this.spill.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, this.spill.length * 2))
+      this.spill.copy(grown, 0, 0, end)
+      this.spill = grown
+    }
+    let at = end + this.spill.write(line, end, 'utf8')
+    this.spill[at++] = 10
+    this.spillEnds.push(at)
+  }
+
+  /** Writes the spilled lines into the line stream, one write per line, as `line` does. */
+  private unspill (): void {
+    let start = 0
+    for (const end of this.spillEnds) {
+      if (!this.lines.write(this.spill.subarray(start, end))) this.linesFull = true
+      start = end
+    }
+    this.spillEnds.length = 0
+    // A line stream that buffered a view of the spill buffer must not see it overwritten by the next
+    // chunk; it never does today (it splits synchronously), and if it did, we take a fresh buffer.
+    if (this.lines.writableLength > 0) this.spill = Buffer.allocUnsafe(this.spill.length)
   }
 
   /** The line stream's `parseLine`: one candidate line, read as an event (or why not). Never throws. */

@@ -41,3 +41,26 @@ describe('chunk scanner', () => {
     expect(await alertsFrom([...text])).toEqual(['Order blocked', 'Kill switch triggered'])
   })
 })
+
+describe('large chunks (copied out and read on the next turn)', () => {
+  // 128 Ki characters and more: the candidate lines are copied into a reusable buffer (UTF-8) and the
+  // chunk is let go (src/transport.ts, SPILL_AT). Titles with multi-byte characters, a line cut across
+  // two large chunks, and lines in between that are not alerts.
+  const filler = '{"level":30,"time":0,"msg":"' + 'x'.repeat(200) + '"}\n'
+  const alert = (i: number): string => JSON.stringify({ level: 50, time: i, alert: { source: 'desk' }, msg: `Order ${i} blocked — 注文 🚨 ${'é'.repeat(i % 7)}` }) + '\n'
+  it('every alert of a stream of large chunks arrives once, in order, its text intact', async () => {
+    let big = ''
+    const expected: string[] = []
+    for (let i = 0; big.length < 3 * 200 * 1024; i++) {
+      big += i % 3 === 0 ? alert(i) : filler
+      if (i % 3 === 0) expected.push(`Order ${i} blocked — 注文 🚨 ${'é'.repeat(i % 7)}`)
+    }
+    // Cut inside an alert line, so that a large chunk ends in part of one.
+    const cut = big.indexOf('注文', 250 * 1024)
+    const chunks = [big.slice(0, cut), big.slice(cut, cut + 150 * 1024), big.slice(cut + 150 * 1024)]
+    expect(chunks.slice(0, 2).every((c) => c.length >= 128 * 1024)).toBe(true)
+    const titles = await alertsFrom(chunks)
+    expect(titles.length).toBe(expected.length)
+    expect(titles).toEqual(expected)
+  }, 60_000)
+})
