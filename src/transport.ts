@@ -7,7 +7,8 @@
  *    it (0.98×): lines that cannot be alerts are skipped before any per-line work. Lines longer than
  *    `maxLineLength` are dropped (and reported) here, so what follows never buffers one.
  * 2. The line stream: a pino-abstract-transport `build()` stream (split2 inside) that receives only
- *    those candidate lines, one write per line (see `line`). Its `parseLine` classifies
+ *    those candidate lines, one write per line (see `line`; a large chunk's lines are copied out first
+ *    and written on the next turn, see SPILL_AT). Its `parseLine` classifies
  *    each line (an event, a bad line and why, or nothing to do) and a synchronous 'data' listener posts
  *    the events: no promise per line, which matters in a flood where every line is an alert. Its
  *    `close` closes the alerter.
