@@ -55,7 +55,9 @@ describe('noise control through a real transport', () => {
 
   it('dedupe rules set cooldowns per alert type; dedupe: false sends every repeat', async () => {
     const log = logger({ dedupe: { windowMs: 60_000, rules: [{ match: 'source="heartbeat"', windowMs: 1 }] } })
-    for (let i = 0; i < 3; i++) { log.error({ alert: { source: 'heartbeat' } }, 'beat'); await sleep(20) }
+    // Each beat after the previous one has arrived: lines logged while the worker starts are read
+    // together, and two beats within the 1 ms window would be one.
+    for (let i = 0; i < 3; i++) { log.error({ alert: { source: 'heartbeat' } }, 'beat'); await hook.waitFor(i + 1) }
     for (let i = 0; i < 3; i++) log.error({ alert: { source: 'risk_gate' } }, 'blocked')
     await hook.waitFor(4)
     await sleep(200)
