@@ -268,35 +268,31 @@ function cap<K, V> (m: Map<K, V>, max: number, onDrop?: (k: K, v: V) => void): v
   }
 }
 
-export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
-  const net = netOf(cfg.config)
-  const urls = memberUrls(cfg.config.url)
+/** The members of `cfg.config.url`, and the channel's secrets with the members' credentials and paths. */
+function membersOf (cfg: ResolvedChannel): { members: Member[], secrets: string[] } {
   const secrets = [...cfg.secrets]
-  const members: Member[] = urls.map((u) => {
+  const members: Member[] = memberUrls(cfg.config.url).map((u) => {
     const m = memberOf(cfg.name, u)
     secrets.push(...m.secrets)
     return m.member
   })
-  const generatorURL = cfg.config.generatorURL as string | undefined
-  const resendMs = (cfg.config.resendMs as number | undefined) ?? 60_000
-  const mask = (o: Outcome): Outcome => (o.ok ? o : { ...o, error: redact(o.error, secrets) })
+  return { members, secrets }
+}
 
+/**
+ * Events → alerts. Remembers the label set and start of each fingerprint's latest firing alert, which
+ * its resolve must carry (even when logged at another level).
+ */
+class AlertBuilder {
   /** fingerprint → the label set and start of its latest firing alert: what a resolve must carry. */
-  const identity = new Map<string, { labels: Record<string, string>, startsAt: string }>()
-  /** label key → firing alert delivered (re-sent every resendMs). */
-  const firing = new Map<string, Tracked>()
-  /** fingerprint → label key of its latest firing alert in `firing`. */
-  const firingKeyOf = new Map<string, string>()
-  /** label key → resolved alert delivered (re-sent until `until`). */
-  const resolved = new Map<string, TrackedResolved>()
-  let timer: NodeJS.Timeout | undefined
-  let ticking: Promise<void> | undefined
-  let tickAbort: AbortController | undefined
-  let closed = false
+  private readonly identity = new Map<string, { labels: Record<string, string>, startsAt: string }>()
 
-  const toAlert = (e: AlertEvent): PostableAlert => {
+  constructor (private readonly generatorURL: string | undefined) {}
+
+  toAlert (e: AlertEvent): PostableAlert {
+    const generatorURL = this.generatorURL
     if (e.status === 'resolved') {
-      const known = identity.get(e.fingerprint)
+      const known = this.identity.get(e.fingerprint)
       const labels = known?.labels ?? alertLabels(e).labels
       // Never in the future (Alertmanager would keep it firing until then), never before the start (it refuses that).
       const at = Math.min(Date.parse(e.timestamp), Date.now())
@@ -307,32 +303,58 @@ export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
       return a
     }
     const { labels, dropped } = alertLabels(e)
-    identity.delete(e.fingerprint)
-    identity.set(e.fingerprint, { labels, startsAt: e.timestamp })
-    cap(identity, AM_MAX_TRACKED)
+    this.identity.delete(e.fingerprint)
+    this.identity.set(e.fingerprint, { labels, startsAt: e.timestamp })
+    cap(this.identity, AM_MAX_TRACKED)
     const a: PostableAlert = { labels, annotations: annotationsOf(e, dropped), startsAt: e.timestamp }
     if (generatorURL !== undefined) a.generatorURL = generatorURL
     return a
   }
 
-  const post = async (m: Member, body: string, signal: AbortSignal): Promise<Outcome> => {
-    try {
-      const res: HttpResponse = await httpRequest(m.endpoint, {
-        method: 'POST',
-        headers: { ...m.headers, 'content-type': 'application/json', 'user-agent': 'pino-alerts' },
-        body,
-        signal,
-        net
-      })
-      return mask(outcomeFromResponse({ ...res, body: alertmanagerMessage(res.body) }, m.where, secrets))
-    } catch (err) {
-      return mask(outcomeFromError(err, m.where, signal))
+  /** The POSTs of a delivery: one alert per label set (the latest), most severe first. */
+  render (events: readonly AlertEvent[]): AlertmanagerMessage[] {
+    // Identity in time order (a resolve after its firing alert), one alert per label set (the latest).
+    const inOrder = [...events].sort((a, b) => a.timestamp.localeCompare(b.timestamp))
+    const latest = new Map<string, { event: AlertEvent, alert: PostableAlert }>()
+    for (const e of inOrder) {
+      const alert = this.toAlert(e)
+      const key = labelKey(alert.labels)
+      latest.delete(key)
+      latest.set(key, { event: e, alert })
     }
+    const byEvent = new Map([...latest.values()].map((x) => [x.event, x.alert]))
+    const ordered = bySeverity([...byEvent.keys()])
+    return chunk(ordered.map((e) => byEvent.get(e) as PostableAlert), ordered.map((e) => e.fingerprint))
   }
+}
+
+/**
+ * The resend timer: keeps the alerts delivered (firing ones while they fire, resolved ones for
+ * `AM_RESOLVED_RESEND_MS`) and re-POSTs them every `resendMs` through `postAll`.
+ */
+class Resender {
+  /** label key → firing alert delivered (re-sent every resendMs). */
+  private readonly firing = new Map<string, Tracked>()
+  /** fingerprint → label key of its latest firing alert in `firing`. */
+  private readonly firingKeyOf = new Map<string, string>()
+  /** label key → resolved alert delivered (re-sent until `until`). */
+  private readonly resolved = new Map<string, TrackedResolved>()
+  private timer: NodeJS.Timeout | undefined
+  private ticking: Promise<void> | undefined
+  private tickAbort: AbortController | undefined
+  private closed = false
+
+  constructor (
+    private readonly resendMs: number,
+    private readonly timeoutMs: number,
+    /** One POST to every member; its answers are not looked at. */
+    private readonly postAll: (body: string, signal: AbortSignal) => Promise<unknown>
+  ) {}
 
   /** What a POST that at least one member accepted leaves to resend. */
-  const track = (message: AlertmanagerMessage): void => {
-    if (closed) return
+  track (message: AlertmanagerMessage): void {
+    if (this.closed) return
+    const { firing, firingKeyOf, resolved } = this
     const now = Date.now()
     message.alerts.forEach((alert, i) => {
       const fp = message.fingerprints[i] ?? ''
@@ -359,79 +381,103 @@ export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
         cap(resolved, AM_MAX_TRACKED)
       }
     })
-    if (timer === undefined && (firing.size > 0 || resolved.size > 0)) {
-      timer = setInterval(resend, resendMs)
-      timer.unref()
+    if (this.timer === undefined && (firing.size > 0 || resolved.size > 0)) {
+      this.timer = setInterval(() => { this.resend() }, this.resendMs)
+      this.timer.unref()
     }
   }
 
   /** Re-POSTs what is tracked to every member; answers are not waited for beyond `timeoutMs` or reported. */
-  function resend (): void {
-    if (closed || ticking !== undefined) return
+  private resend (): void {
+    if (this.closed || this.ticking !== undefined) return
     const now = Date.now()
-    for (const [k, r] of resolved) if (r.until <= now) resolved.delete(k)
-    const alerts = [...[...firing.values()].map((t) => t.alert), ...[...resolved.values()].map((r) => r.alert)]
+    for (const [k, r] of this.resolved) if (r.until <= now) this.resolved.delete(k)
+    const alerts = [...[...this.firing.values()].map((t) => t.alert), ...[...this.resolved.values()].map((r) => r.alert)]
     if (alerts.length === 0) {
-      clearInterval(timer)
-      timer = undefined
+      clearInterval(this.timer)
+      this.timer = undefined
       return
     }
     const ac = new AbortController()
-    tickAbort = ac
-    const t = setTimeout(() => ac.abort(new Error(`resend timed out after ${cfg.timeoutMs} ms`)), cfg.timeoutMs)
+    this.tickAbort = ac
+    const t = setTimeout(() => ac.abort(new Error(`resend timed out after ${this.timeoutMs} ms`)), this.timeoutMs)
     t.unref()
-    ticking = (async () => {
+    this.ticking = (async () => {
       for (const m of chunk(alerts, [])) {
         if (ac.signal.aborted) return
-        await Promise.all(members.map(async (member) => await post(member, m.body, ac.signal)))
+        await this.postAll(m.body, ac.signal)
       }
     })().catch(() => {}).finally(() => {
       clearTimeout(t)
-      ticking = undefined
-      tickAbort = undefined
+      this.ticking = undefined
+      this.tickAbort = undefined
     })
   }
+
+  /** Stops the timer, aborts a resend under way and waits for it. */
+  async close (): Promise<void> {
+    this.closed = true
+    clearInterval(this.timer)
+    this.timer = undefined
+    this.tickAbort?.abort(new Error('channel closed'))
+    await this.ticking
+  }
+}
+
+/** Every member failed: retryable when one of them may take it later, at the earliest time they named. */
+function combineFailures (failed: ReadonlyArray<Extract<Outcome, { ok: false }>>): Outcome {
+  const retryable = failed.filter((r) => r.retryable)
+  const statuses = new Set(failed.map((r) => r.status))
+  const error = truncate(failed.map((r) => r.error).join('; '), 1000)
+  const out: Outcome = { ok: false, retryable: retryable.length > 0, error }
+  const [status] = statuses
+  if (statuses.size === 1 && status !== undefined) out.status = status
+  // The earliest a member may take it: a retryable member that named no time may take it at once.
+  if (retryable.length > 0 && retryable.every((r) => r.retryAfterMs !== undefined)) out.retryAfterMs = Math.min(...retryable.map((r) => r.retryAfterMs as number))
+  return out
+}
+
+export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
+  const net = netOf(cfg.config)
+  const { members, secrets } = membersOf(cfg)
+  const builder = new AlertBuilder(cfg.config.generatorURL as string | undefined)
+  const resendMs = (cfg.config.resendMs as number | undefined) ?? 60_000
+  const mask = (o: Outcome): Outcome => (o.ok ? o : { ...o, error: redact(o.error, secrets) })
+
+  const post = async (m: Member, body: string, signal: AbortSignal): Promise<Outcome> => {
+    try {
+      const res: HttpResponse = await httpRequest(m.endpoint, {
+        method: 'POST',
+        headers: { ...m.headers, 'content-type': 'application/json', 'user-agent': 'pino-alerts' },
+        body,
+        signal,
+        net
+      })
+      return mask(outcomeFromResponse({ ...res, body: alertmanagerMessage(res.body) }, m.where, secrets))
+    } catch (err) {
+      return mask(outcomeFromError(err, m.where, signal))
+    }
+  }
+  const postAll = async (body: string, signal: AbortSignal): Promise<Outcome[]> =>
+    await Promise.all(members.map(async (m) => await post(m, body, signal)))
+  const resender = new Resender(resendMs, cfg.timeoutMs, postAll)
 
   return {
     name: cfg.name,
     type: 'alertmanager',
     render (events: readonly AlertEvent[]): AlertmanagerMessage[] {
-      // Identity in time order (a resolve after its firing alert), one alert per label set (the latest).
-      const inOrder = [...events].sort((a, b) => a.timestamp.localeCompare(b.timestamp))
-      const latest = new Map<string, { event: AlertEvent, alert: PostableAlert }>()
-      for (const e of inOrder) {
-        const alert = toAlert(e)
-        const key = labelKey(alert.labels)
-        latest.delete(key)
-        latest.set(key, { event: e, alert })
-      }
-      const byEvent = new Map([...latest.values()].map((x) => [x.event, x.alert]))
-      const ordered = bySeverity([...byEvent.keys()])
-      return chunk(ordered.map((e) => byEvent.get(e) as PostableAlert), ordered.map((e) => e.fingerprint))
+      return builder.render(events)
     },
     async send (message: AlertmanagerMessage, { signal }): Promise<Outcome> {
-      const results = await Promise.all(members.map(async (m) => await post(m, message.body, signal)))
+      const results = await postAll(message.body, signal)
       if (results.some((r) => r.ok)) {
-        track(message)
+        resender.track(message)
         return { ok: true }
       }
-      const failed = results as Array<Extract<Outcome, { ok: false }>>
-      const retryable = failed.filter((r) => r.retryable)
-      const statuses = new Set(failed.map((r) => r.status))
-      const error = truncate(failed.map((r) => r.error).join('; '), 1000)
-      const out: Outcome = { ok: false, retryable: retryable.length > 0, error }
-      const [status] = statuses
-      if (statuses.size === 1 && status !== undefined) out.status = status
-      // The earliest a member may take it: a retryable member that named no time may take it at once.
-      if (retryable.length > 0 && retryable.every((r) => r.retryAfterMs !== undefined)) out.retryAfterMs = Math.min(...retryable.map((r) => r.retryAfterMs as number))
-      return out
+      return combineFailures(results as Array<Extract<Outcome, { ok: false }>>)
     },
     async close (): Promise<void> {
-      closed = true
-      clearInterval(timer)
-      timer = undefined
-      tickAbort?.abort(new Error('channel closed'))
-      await ticking
+      await resender.close()
     }
   }
 }

@@ -103,7 +103,8 @@ function hostForUrl (host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
 }
 
-export async function startDashboard (opts: DashboardOptions): Promise<Dashboard> {
+/** The checked options: a non-loopback bind needs a token; the port is 0 to 65535. */
+function checkOptions (opts: DashboardOptions): { host: string, token: string | undefined, port: number, origins: string[] } {
   const host = opts.host ?? '127.0.0.1'
   const token = opts.token === undefined || opts.token === '' ? undefined : opts.token
   if (!isLoopbackHost(host) && token === undefined) {
@@ -112,143 +113,170 @@ export async function startDashboard (opts: DashboardOptions): Promise<Dashboard
   const port = opts.port ?? 9099
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DashboardError(`dashboard: port: expected an integer from 0 to 65535, got ${String(port)}`)
   const origins = (opts.origins ?? []).map(normalizeOrigin)
+  return { host, token, port, origins }
+}
 
+/** The page's files, read once: the pages and every static file, by file name. */
+function readPublicFiles (): Map<string, Buffer> {
   const dir = publicDir()
   const files = new Map<string, Buffer>()
   for (const f of ['index.html', 'login.html', ...Object.values(STATIC).map((s) => s.file)]) files.set(f, readFileSync(dir + f))
+  return files
+}
 
-  const ownsStore = typeof opts.store === 'string'
-  const store = typeof opts.store === 'string' ? openStore(opts.store, { readonly: false }) : opts.store
+/** What a request is answered from. */
+interface Ctx {
+  store: AlertStore
+  token: string | undefined
+  files: Map<string, Buffer>
+  guard: Guard
+  throttle: LoginThrottle
+  api: Api
+  live: LiveFeed
+  session: { auth: boolean, alerterAttached: boolean }
+}
 
-  let boundPort = port
-  const guard = new Guard(token, origins, () => [`127.0.0.1:${boundPort}`, `localhost:${boundPort}`, `[::1]:${boundPort}`])
-  const throttle = new LoginThrottle()
-  // Built before the feed; the feed's broadcast is late-bound so the Api can notify it.
-  let feed: LiveFeed | undefined
-  const api = new Api(store, opts.alerter, (event, data) => feed?.broadcast(event, data))
-  feed = new LiveFeed(store, () => api.silenceList())
-  const live = feed
-  const session = { auth: token !== undefined, alerterAttached: opts.alerter !== undefined }
+function methodNotAllowed (res: ServerResponse, allow: string): void {
+  json(res, 405, { error: 'method not allowed' }, { Allow: allow })
+}
 
-  const loginPage = (error?: string): string => {
-    const html = (files.get('login.html') as Buffer).toString('utf8')
-    // Fixed texts only: nothing from the request is ever put into a page.
-    return html.replace('<!--error-->', error === undefined ? '' : `<p class="error" role="alert">${error}</p>`)
+function loginPage (ctx: Ctx, error?: string): string {
+  const html = (ctx.files.get('login.html') as Buffer).toString('utf8')
+  // Fixed texts only: nothing from the request is ever put into a page.
+  return html.replace('<!--error-->', error === undefined ? '' : `<p class="error" role="alert">${error}</p>`)
+}
+
+/** `/healthz`: open to all; 503 when the store cannot be read. */
+function serveHealth (ctx: Ctx, method: string, res: ServerResponse): void {
+  if (method !== 'GET' && method !== 'HEAD') { methodNotAllowed(res, 'GET'); return }
+  try {
+    ctx.store.lastRowId()
+    json(res, 200, { ok: true, ...(ctx.live.lastError === undefined ? {} : { warning: 'the last poll of the store failed' }) })
+  } catch {
+    json(res, 503, { ok: false, error: 'the store cannot be read' })
+  }
+}
+
+/** `/login`: the form (GET) and the token check (POST, same-origin, throttled) that sets the cookie. */
+async function serveLogin (ctx: Ctx, method: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { guard, throttle } = ctx
+  if (ctx.token === undefined) { res.writeHead(303, { Location: '/' }).end(); return }
+  if (method === 'GET') { send(res, 200, 'text/html; charset=utf-8', loginPage(ctx)); return }
+  if (method !== 'POST') { methodNotAllowed(res, 'GET, POST'); return }
+  const so = guard.sameOrigin(req)
+  if (!so.ok) { send(res, 403, 'text/plain; charset=utf-8', so.reason); return }
+  if (throttle.blocked()) { send(res, 429, 'text/html; charset=utf-8', loginPage(ctx, 'Too many failed attempts; wait a minute.')); return }
+  let candidate = ''
+  try { candidate = new URLSearchParams(await readBody(req)).get('token') ?? '' } catch { /* too large: a wrong token */ }
+  if (!guard.tokenMatches(candidate)) {
+    throttle.fail()
+    send(res, 401, 'text/html; charset=utf-8', loginPage(ctx, 'That token is not right.'), { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
+    return
+  }
+  res.writeHead(303, { Location: '/', 'Set-Cookie': guard.loginCookie(req.headers.origin?.startsWith('https://') === true) }).end()
+}
+
+/** `/logout`: POST, same-origin; clears the cookie. */
+function serveLogout (ctx: Ctx, method: string, req: IncomingMessage, res: ServerResponse): void {
+  if (method !== 'POST') { methodNotAllowed(res, 'POST'); return }
+  const so = ctx.guard.sameOrigin(req)
+  if (!so.ok) { send(res, 403, 'text/plain; charset=utf-8', so.reason); return }
+  res.writeHead(303, { Location: ctx.token === undefined ? '/' : '/login', 'Set-Cookie': Guard.logoutCookie() }).end()
+}
+
+/**
+ * Everything behind the token: the page, the live feed, `/metrics` and the API. False when the
+ * request is turned away (not authenticated, or a change from another origin) and answered already.
+ */
+function admitted (ctx: Ctx, path: string, change: boolean, req: IncomingMessage, res: ServerResponse): boolean {
+  if (!ctx.guard.authenticated(req)) {
+    if (!change && (path === '/' || path === '/index.html')) { res.writeHead(303, { Location: '/login' }).end(); return false }
+    // A change without the token is forbidden (403, SPEC/issue wording); a read is "who are you?" (401).
+    json(res, change ? 403 : 401, { error: 'unauthorized: this dashboard needs its token (Authorization: Bearer …, or log in at /login)' }, { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
+    return false
+  }
+  if (change) {
+    const so = ctx.guard.sameOrigin(req)
+    if (!so.ok) { json(res, 403, { error: so.reason }); return false }
+  }
+  return true
+}
+
+async function handle (ctx: Ctx, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  securityHeaders(res)
+  const method = req.method ?? 'GET'
+  const url = new URL(req.url ?? '/', 'http://dashboard.invalid')
+  const path = url.pathname
+
+  if (path === '/healthz') { serveHealth(ctx, method, res); return }
+
+  if (!ctx.guard.hostAllowed(req)) {
+    json(res, 403, { error: 'unexpected Host header: without a token this dashboard answers to 127.0.0.1, localhost and [::1] only' })
+    return
   }
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    securityHeaders(res)
-    const method = req.method ?? 'GET'
-    const url = new URL(req.url ?? '/', 'http://dashboard.invalid')
-    const path = url.pathname
-
-    if (path === '/healthz') {
-      if (method !== 'GET' && method !== 'HEAD') { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
-      try {
-        store.lastRowId()
-        json(res, 200, { ok: true, ...(live.lastError === undefined ? {} : { warning: 'the last poll of the store failed' }) })
-      } catch {
-        json(res, 503, { ok: false, error: 'the store cannot be read' })
-      }
-      return
-    }
-
-    if (!guard.hostAllowed(req)) {
-      json(res, 403, { error: 'unexpected Host header: without a token this dashboard answers to 127.0.0.1, localhost and [::1] only' })
-      return
-    }
-
-    const staticFile = STATIC[path]
-    if (staticFile !== undefined) {
-      if (method !== 'GET' && method !== 'HEAD') { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
-      send(res, 200, staticFile.type, files.get(staticFile.file) as Buffer)
-      return
-    }
-
-    const change = method !== 'GET' && method !== 'HEAD'
-
-    if (path === '/login') {
-      if (token === undefined) { res.writeHead(303, { Location: '/' }).end(); return }
-      if (method === 'GET') { send(res, 200, 'text/html; charset=utf-8', loginPage()); return }
-      if (method !== 'POST') { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET, POST' }); return }
-      const so = guard.sameOrigin(req)
-      if (!so.ok) { send(res, 403, 'text/plain; charset=utf-8', so.reason); return }
-      if (throttle.blocked()) { send(res, 429, 'text/html; charset=utf-8', loginPage('Too many failed attempts; wait a minute.')); return }
-      let candidate = ''
-      try { candidate = new URLSearchParams(await readBody(req)).get('token') ?? '' } catch { /* too large: a wrong token */ }
-      if (!guard.tokenMatches(candidate)) {
-        throttle.fail()
-        send(res, 401, 'text/html; charset=utf-8', loginPage('That token is not right.'), { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
-        return
-      }
-      res.writeHead(303, { Location: '/', 'Set-Cookie': guard.loginCookie(req.headers.origin?.startsWith('https://') === true) }).end()
-      return
-    }
-    if (path === '/logout') {
-      if (method !== 'POST') { json(res, 405, { error: 'method not allowed' }, { Allow: 'POST' }); return }
-      const so = guard.sameOrigin(req)
-      if (!so.ok) { send(res, 403, 'text/plain; charset=utf-8', so.reason); return }
-      res.writeHead(303, { Location: token === undefined ? '/' : '/login', 'Set-Cookie': Guard.logoutCookie() }).end()
-      return
-    }
-
-    if (!guard.authenticated(req)) {
-      if (!change && (path === '/' || path === '/index.html')) { res.writeHead(303, { Location: '/login' }).end(); return }
-      // A change without the token is forbidden (403, SPEC/issue wording); a read is "who are you?" (401).
-      json(res, change ? 403 : 401, { error: 'unauthorized: this dashboard needs its token (Authorization: Bearer …, or log in at /login)' }, { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
-      return
-    }
-    if (change) {
-      const so = guard.sameOrigin(req)
-      if (!so.ok) { json(res, 403, { error: so.reason }); return }
-    }
-
-    if (path === '/' || path === '/index.html') {
-      if (change) { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
-      send(res, 200, 'text/html; charset=utf-8', files.get('index.html') as Buffer)
-      return
-    }
-    if (path === '/events') {
-      if (change) { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
-      live.attach(req, res)
-      return
-    }
-    if (path === '/metrics') {
-      if (change) { json(res, 405, { error: 'method not allowed' }, { Allow: 'GET' }); return }
-      send(res, 200, METRICS_CONTENT_TYPE, metricsText(store))
-      return
-    }
-    if (path.startsWith('/api/')) {
-      const r = await route(method, path, url.searchParams, req)
-      json(res, r.status, r.body)
-      return
-    }
-    json(res, 404, { error: 'not found' })
+  const staticFile = STATIC[path]
+  if (staticFile !== undefined) {
+    if (method !== 'GET' && method !== 'HEAD') { methodNotAllowed(res, 'GET'); return }
+    send(res, 200, staticFile.type, ctx.files.get(staticFile.file) as Buffer)
+    return
   }
 
-  const route = async (method: string, path: string, params: URLSearchParams, req: IncomingMessage): Promise<ApiResult> => {
-    const parts = path.split('/').slice(2).map((p) => decodeURIComponent(p)) // ['alerts', id, 'ack']
-    const allow = (...methods: string[]): void => {
-      if (!methods.includes(method)) throw new ApiError(405, `method not allowed (allowed: ${methods.join(', ')})`)
-    }
-    const [what, id, action] = parts
-    if (what === 'alerts' && id === undefined) { allow('GET'); return api.listAlerts(params) }
-    if (what === 'alerts' && id !== undefined && action === undefined) { allow('GET'); return api.getAlert(id) }
-    if (what === 'alerts' && id !== undefined && action === 'ack' && parts.length === 3) { allow('POST'); return api.ack(id, await readJson(req)) }
-    if (what === 'alerts' && id !== undefined && action === 'resolve' && parts.length === 3) { allow('POST'); return await api.resolve(id, await readJson(req)) }
-    if (what === 'silences' && id === 'preview' && action === undefined) { allow('GET'); return api.previewSilence(params) }
-    if (what === 'silences' && id === undefined) {
-      allow('GET', 'POST')
-      return method === 'GET' ? api.silences(params) : api.addSilence(await readJson(req))
-    }
-    if (what === 'silences' && id !== undefined && action === undefined) { allow('DELETE'); return api.expireSilence(id) }
-    if (what === 'stats' && id === undefined) { allow('GET'); return api.stats(params, session) }
-    if (what === 'session' && id === undefined) { allow('GET'); return { status: 200, body: session } }
-    throw new ApiError(404, 'not found')
-  }
+  const change = method !== 'GET' && method !== 'HEAD'
+  if (path === '/login') { await serveLogin(ctx, method, req, res); return }
+  if (path === '/logout') { serveLogout(ctx, method, req, res); return }
+  if (!admitted(ctx, path, change, req, res)) return
 
+  if (path === '/' || path === '/index.html') {
+    if (change) { methodNotAllowed(res, 'GET'); return }
+    send(res, 200, 'text/html; charset=utf-8', ctx.files.get('index.html') as Buffer)
+    return
+  }
+  if (path === '/events') {
+    if (change) { methodNotAllowed(res, 'GET'); return }
+    ctx.live.attach(req, res)
+    return
+  }
+  if (path === '/metrics') {
+    if (change) { methodNotAllowed(res, 'GET'); return }
+    send(res, 200, METRICS_CONTENT_TYPE, metricsText(ctx.store))
+    return
+  }
+  if (path.startsWith('/api/')) {
+    const r = await route(ctx, method, path, url.searchParams, req)
+    json(res, r.status, r.body)
+    return
+  }
+  json(res, 404, { error: 'not found' })
+}
+
+/** `/api/…`: the JSON API. */
+async function route (ctx: Ctx, method: string, path: string, params: URLSearchParams, req: IncomingMessage): Promise<ApiResult> {
+  const { api, session } = ctx
+  const parts = path.split('/').slice(2).map((p) => decodeURIComponent(p)) // ['alerts', id, 'ack']
+  const allow = (...methods: string[]): void => {
+    if (!methods.includes(method)) throw new ApiError(405, `method not allowed (allowed: ${methods.join(', ')})`)
+  }
+  const [what, id, action] = parts
+  if (what === 'alerts' && id === undefined) { allow('GET'); return api.listAlerts(params) }
+  if (what === 'alerts' && id !== undefined && action === undefined) { allow('GET'); return api.getAlert(id) }
+  if (what === 'alerts' && id !== undefined && action === 'ack' && parts.length === 3) { allow('POST'); return api.ack(id, await readJson(req)) }
+  if (what === 'alerts' && id !== undefined && action === 'resolve' && parts.length === 3) { allow('POST'); return await api.resolve(id, await readJson(req)) }
+  if (what === 'silences' && id === 'preview' && action === undefined) { allow('GET'); return api.previewSilence(params) }
+  if (what === 'silences' && id === undefined) {
+    allow('GET', 'POST')
+    return method === 'GET' ? api.silences(params) : api.addSilence(await readJson(req))
+  }
+  if (what === 'silences' && id !== undefined && action === undefined) { allow('DELETE'); return api.expireSilence(id) }
+  if (what === 'stats' && id === undefined) { allow('GET'); return api.stats(params, session) }
+  if (what === 'session' && id === undefined) { allow('GET'); return { status: 200, body: session } }
+  throw new ApiError(404, 'not found')
+}
+
+/** The server: a failed request is answered with its status (ApiError), 400 (bad URL encoding) or 500. */
+function createDashboardServer (ctx: Ctx): Server {
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
+    handle(ctx, req, res).catch((err: unknown) => {
       if (res.headersSent) { res.destroy(); return }
       if (err instanceof ApiError) { json(res, err.status, { error: err.message }); return }
       if (err instanceof URIError) { json(res, 400, { error: 'bad URL encoding' }); return }
@@ -257,17 +285,45 @@ export async function startDashboard (opts: DashboardOptions): Promise<Dashboard
   })
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
+  return server
+}
 
+/** Listens, or throws a DashboardError (port in use, or any other reason). */
+async function listen (server: Server, port: number, host: string): Promise<void> {
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
       server.listen(port, host, () => { server.off('error', reject); resolve() })
     })
   } catch (err) {
-    if (ownsStore) store.close()
     const e = err as NodeJS.ErrnoException
     if (e.code === 'EADDRINUSE') throw new DashboardError(`dashboard: ${host}:${port} is in use (another dashboard?); pick another --port`, 'PINO_ALERTS_DASHBOARD_IN_USE')
     throw new DashboardError(`dashboard: cannot listen on ${host}:${port}: ${e.message}`)
+  }
+}
+
+export async function startDashboard (opts: DashboardOptions): Promise<Dashboard> {
+  const { host, token, port, origins } = checkOptions(opts)
+  const files = readPublicFiles()
+
+  const ownsStore = typeof opts.store === 'string'
+  const store = typeof opts.store === 'string' ? openStore(opts.store, { readonly: false }) : opts.store
+
+  let boundPort = port
+  const guard = new Guard(token, origins, () => [`127.0.0.1:${boundPort}`, `localhost:${boundPort}`, `[::1]:${boundPort}`])
+  // Built before the feed; the feed's broadcast is late-bound so the Api can notify it.
+  let feed: LiveFeed | undefined
+  const api = new Api(store, opts.alerter, (event, data) => feed?.broadcast(event, data))
+  feed = new LiveFeed(store, () => api.silenceList())
+  const live = feed
+  const session = { auth: token !== undefined, alerterAttached: opts.alerter !== undefined }
+  const server = createDashboardServer({ store, token, files, guard, throttle: new LoginThrottle(), api, live, session })
+
+  try {
+    await listen(server, port, host)
+  } catch (err) {
+    if (ownsStore) store.close()
+    throw err
   }
   boundPort = (server.address() as AddressInfo).port
 

@@ -1,0 +1,336 @@
+/**
+ * The engine behind the transport, the CLI and library use. `createAlerter` wires the stages, each a
+ * file with one job and its own state:
+ *   admit.ts     silence → inhibit → dedupe → route → outbox write (dispatch and post alike)
+ *   fanout.ts    delivery to a route in parallel, failover stand-ins
+ *   record.ts    counters, receipts and settling, "not delivered" notices
+ *   resolves.ts  the firing index and resolved events
+ *   flood.ts     batches when thousands are in flight
+ *   inflight.ts  what flush and close wait for
+ *   replay.ts    the outbox left by the last run
+ * and owns the lifecycle: start (channels and store), dispatch, flush, close. It never throws into
+ * the caller.
+ */
+import { createChannel } from '../channels/channel.js'
+import { Deliverer, type ChannelStats, type DeliveryReport } from '../delivery/deliverer.js'
+import { PinoAlertsError } from '../errors.js'
+import { AlertEvent } from '../event.js'
+import { releaseHttpAgent, retainHttpAgent } from '../http/client.js'
+import { resolveOptions, type AlertsOptions, type ResolvedOptions } from '../options.js'
+import { Deduper } from '../pipeline/dedupe.js'
+import { Escalator } from '../pipeline/escalate.js'
+import { Grouper } from '../pipeline/group.js'
+import { Inhibitor } from '../pipeline/inhibit.js'
+import type { RouteDecision } from '../pipeline/route.js'
+import { Silences, type Silence, type SilenceInput } from '../pipeline/silence.js'
+import { redact } from '../redact.js'
+import { Reporter } from '../report.js'
+import { StoreGateway } from '../store/gateway.js'
+import type { AlertStore, HistoryEntry, HistoryQuery, Receipt, Summary, SummaryQuery } from '../store/sqlite.js'
+import { Admission } from './admit.js'
+import { fanOut } from './fanout.js'
+import { Floods } from './flood.js'
+import { InFlight } from './inflight.js'
+import { Recorder } from './record.js'
+import { replay } from './replay.js'
+import { Resolves } from './resolves.js'
+import { Summarizer } from './summary.js'
+import { alertRef, type Alerter, type AlerterDeps, type AlerterStats, type Deliver, type DispatchResult } from './types.js'
+
+/** Validates options synchronously (throws ConfigError); channel modules load in the background. */
+export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, deps: AlerterDeps = {}): Alerter {
+  return new Engine(isResolved(options) ? options : resolveOptions(options, deps.env ?? process.env), deps)
+}
+
+class Engine implements Alerter {
+  readonly options: ResolvedOptions
+  readonly reporter: Reporter
+  readonly ready: Promise<void>
+  private readonly now: () => number
+  private readonly stop = new AbortController()
+  private readonly deliverers = new Map<string, Deliverer>()
+  private readonly inflight = new InFlight()
+  private readonly store: StoreGateway
+  private readonly deduper: Deduper | undefined
+  private readonly inhibitor: Inhibitor | undefined
+  private readonly grouper: Grouper<{ reports: DeliveryReport[], size: number }> | undefined
+  private readonly resolves: Resolves
+  private readonly recorder: Recorder
+  private readonly admission: Admission
+  private readonly floods: Floods
+  private readonly summarizer: Summarizer
+  private readonly deliver: Deliver
+  private readonly processId = `${process.pid}@${(process.env.HOSTNAME ?? '')}#${Math.random().toString(36).slice(2, 8)}`
+  private readonly statsTimer: NodeJS.Timeout
+  private readonly loaded: Promise<Array<PromiseSettledResult<void>>>
+  /** Set once channels and the store are up: until then alerts wait for them in `run`. */
+  private readonly started: Promise<Array<PromiseSettledResult<void>>>
+  private isStarted = false
+  private escalator: Escalator | undefined
+  private closing: Promise<void> | undefined
+
+  constructor (opts: ResolvedOptions, deps: AlerterDeps) {
+    this.options = opts
+    this.reporter = deps.reporter ?? new Reporter()
+    for (const w of opts.warnings) this.reporter.notice(w)
+    retainHttpAgent()
+    const now = this.now = deps.now ?? Date.now
+    const store = this.store = new StoreGateway(this.reporter)
+    this.deduper = opts.dedupe === undefined ? undefined : new Deduper(opts.dedupe, now)
+    this.inhibitor = opts.inhibit.length === 0 ? undefined : new Inhibitor(opts.inhibit, now)
+    this.deliver = async (events, route) => {
+      const deliveries = await fanOut(this.deliverers, opts.failover, events, route)
+      this.recorder.record(events, deliveries)
+      return deliveries
+    }
+    this.resolves = new Resolves({
+      store,
+      deliver: this.deliver,
+      now,
+      floodCarrying: (fingerprint) => this.floods.carrying(fingerprint),
+      suppress: (event, why, detail) => this.admission.suppress(event, why, detail),
+      ended: (fingerprint, firingId) => {
+        this.deduper?.forget(fingerprint)
+        if (firingId !== '') this.escalator?.cancel(firingId)
+      }
+    })
+    this.recorder = new Recorder({ reporter: this.reporter, store, resolves: this.resolves, deliverers: this.deliverers, stop: this.stop.signal })
+    this.admission = new Admission({
+      opts, now, store, counters: this.recorder.counters, deliverers: this.deliverers,
+      silences: new Silences(opts.silences, undefined, now), inhibitor: this.inhibitor, deduper: this.deduper
+    })
+    this.grouper = opts.group === undefined
+      ? undefined
+      : new Grouper(opts.group, async (events, channels) => ({ reports: await this.deliver(events, channels), size: events.length }), now)
+    this.floods = new Floods({ deliver: this.deliver, inflight: this.inflight, reporter: this.reporter, grouping: this.grouper !== undefined, delivered: (e, d) => this.scheduleEscalation(e, d) })
+    this.summarizer = new Summarizer(this.deliverers, this.reporter, deps.summaryIntervalMs ?? 60_000)
+    // With a store, the live counters are written every few seconds for the dashboard's /metrics.
+    this.statsTimer = setInterval(() => this.writeStats(), 5000)
+    this.statsTimer.unref()
+    this.loaded = this.load()
+    this.started = this.loaded.then((results) => {
+      this.isStarted = true
+      this.admission.silences = new Silences(opts.silences, store.store, now)
+      this.escalator = new Escalator(async (event, channels) => { await this.deliver([event], channels) }, store.store, now)
+      return results
+    })
+    this.ready = this.started.then((results) => {
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error)
+      // A store that cannot open keeps its own error (code, message): it is the one to fix first.
+      const storeError = failed.find((e) => e.name === 'StoreError')
+      if (storeError !== undefined) throw storeError
+      if (failed.length > 0) throw new Error(failed.map((e) => e.message).join('; '))
+      if (deps.replay !== false) {
+        replay({ store, reporter: this.reporter, counters: this.recorder.counters, inflight: this.inflight, deliver: this.deliver, escalator: this.escalator })
+      }
+    })
+    this.ready.catch((err: Error) => this.reporter.notice(`pino-alerts: ${err.message}`))
+  }
+
+  /**
+   * Channels start independently: one that cannot start (say, an unwritable file path) is reported
+   * and `ready` rejects, while the others still deliver.
+   */
+  private async load (): Promise<Array<PromiseSettledResult<void>>> {
+    const opts = this.options
+    const openStore = async (): Promise<void> => {
+      if (opts.store === undefined) return
+      const { AlertStore: Store } = await import('../store/sqlite.js')
+      this.store.store = Store.open(opts.store)
+    }
+    return await Promise.allSettled([openStore(), ...opts.channels.filter((c) => c.enabled).map(async (cfg) => {
+      try {
+        const channel = await createChannel(cfg)
+        this.deliverers.set(cfg.name, new Deliverer(channel, cfg, this.stop.signal))
+      } catch (err) {
+        throw new Error(`channel "${cfg.name}" could not start: ${redact((err as Error).message, cfg.secrets)}`)
+      }
+    })])
+  }
+
+  private writeStats (): void {
+    this.store.write('write live counters', (s) => s.writeStats(this.processId, this.stats()))
+  }
+
+  dispatch (input: AlertEvent | Parameters<Alerter['dispatch']>[0]): Promise<DispatchResult> {
+    const { counters } = this.recorder
+    let event: AlertEvent
+    try {
+      event = AlertEvent.from(input)
+    } catch (err) {
+      counters.rejected++
+      return Promise.resolve({ id: '', deliveries: [], error: (err as Error).message })
+    }
+    if (this.closing !== undefined) {
+      counters.rejected++
+      this.reporter.notice(`pino-alerts: ${alertRef(event)} dispatched after close; not sent`)
+      return Promise.resolve({ id: event.id, deliveries: [], error: 'alerter is closed' })
+    }
+    counters.alerts++
+    this.inflight.busy++
+    return this.inflight.track(this.run(event)).finally(() => { this.inflight.busy-- })
+  }
+
+  post (event: AlertEvent): void {
+    if (this.closing !== undefined || !this.isStarted || event.status === 'resolved') { void this.dispatch(event); return }
+    this.recorder.counters.alerts++
+    let admitted: ReturnType<Admission['admit']>
+    try {
+      this.inhibitor?.observe(event)
+      admitted = this.admission.admit(event)
+    } catch (err) {
+      // Never thrown into the transport's write path: the alert is reported and counted as failed.
+      this.recorder.counters.failed++
+      this.reporter.notice(`pino-alerts: ${alertRef(event)} not delivered: ${(err as Error).message}`)
+      return
+    }
+    if ('result' in admitted) return
+    this.inflight.busy++
+    if (this.floods.floodable(admitted.event, admitted.decision)) { this.floods.join(admitted.event, admitted.decision); return }
+    this.inflight.track(this.deliverOne(admitted.event, admitted.decision))
+      .catch((err: Error) => { this.reporter.notice(`pino-alerts: ${alertRef(event)} not delivered: ${err.message}`) })
+      .finally(() => { this.inflight.busy-- })
+  }
+
+  /** The pipeline for one dispatched alert: resolve, or admission → (flood batch | own delivery). */
+  private async run (input: AlertEvent): Promise<DispatchResult> {
+    await this.started
+    this.inhibitor?.observe(input)
+    if (input.status === 'resolved') return await this.resolves.resolve(input)
+    const admitted = this.admission.admit(input)
+    if ('result' in admitted) return admitted.result
+    const { event, decision } = admitted
+    if (this.floods.floodable(event, decision)) return await new Promise<DispatchResult>((resolve) => { this.floods.join(event, decision, resolve) })
+    return await this.deliverOne(event, decision)
+  }
+
+  /** One alert's own delivery (or its group's digest), then its escalation. */
+  private async deliverOne (event: AlertEvent, decision: RouteDecision): Promise<DispatchResult> {
+    const done = this.resolves.delivering(event.fingerprint)
+    let deliveries: DeliveryReport[] = []
+    try {
+      if (this.grouper !== undefined && decision.channels.length > 0) {
+        const { reports, size } = await this.grouper.add(event, decision.channels)
+        deliveries = size > 1 ? reports.map((r) => ({ ...r, digestOf: r.digestOf ?? size })) : reports
+      } else {
+        deliveries = await this.deliver([event], decision.channels)
+      }
+    } finally {
+      done()
+    }
+    this.scheduleEscalation(event, decision)
+    return { id: event.id, deliveries }
+  }
+
+  private scheduleEscalation (event: AlertEvent, decision: RouteDecision): void {
+    if (decision.escalate.length === 0 || this.escalator === undefined) return
+    try { this.escalator.schedule(event, decision.escalate) } catch (err) { this.reporter.notice(`pino-alerts: could not schedule escalation: ${(err as Error).message}`) }
+  }
+
+  async flush (): Promise<void> {
+    this.floods.closeAll()
+    void this.grouper?.flushAll()
+    await this.inflight.settle(Date.now() + this.options.shutdownTimeoutMs)
+    await Promise.all([...this.deliverers.values()].map(async (d) => await d.channel.flush?.().catch(() => {})))
+  }
+
+  close (): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown (): Promise<void> {
+    const { shutdownTimeoutMs } = this.options
+    const deadline = Date.now() + shutdownTimeoutMs
+    // Grouped alerts and flood batches still waiting go out now: nothing is held back at exit.
+    this.floods.closeAll()
+    void this.grouper?.flushAll()
+    this.escalator?.close()
+    await this.inflight.settle(deadline)
+    if (this.inflight.size > 0) {
+      this.reporter.notice(`pino-alerts: shutdown deadline (${shutdownTimeoutMs} ms) reached with ${this.inflight.size} alert(s) still being delivered; stopping them`)
+      this.stop.abort(new Error('shutdown deadline reached'))
+      await this.inflight.settle(Date.now() + 500)
+    }
+    await this.loaded
+    await Promise.all([...this.deliverers.values()].map(async (d) => {
+      await d.channel.flush?.().catch(() => {})
+      await d.channel.close?.().catch(() => {})
+    }))
+    await releaseHttpAgent(this.stop.signal.aborted)
+    clearInterval(this.statsTimer)
+    this.writeStats()
+    this.store.store?.close()
+    this.summarizer.close()
+    this.reporter.flush()
+  }
+
+  stats (): AlerterStats {
+    const channels: Record<string, ChannelStats> = {}
+    for (const [name, d] of this.deliverers) channels[name] = d.stats()
+    return { ...this.recorder.counters, badLines: this.reporter.badLines, inFlight: this.inflight.busy, channels }
+  }
+
+  ack (idOrFingerprint: string, by = '', comment = ''): string[] {
+    const store = this.store.store
+    let ids: string[]
+    if (store !== undefined) {
+      ids = store.get(idOrFingerprint) !== undefined ? [idOrFingerprint] : store.idsOf(idOrFingerprint)
+      for (const id of ids) this.store.write('record the acknowledgement', (s) => s.ack(id, by, comment, this.now()))
+    } else {
+      const fired = this.resolves.byFingerprint(idOrFingerprint)
+      ids = fired !== undefined ? [fired.id] : [idOrFingerprint]
+    }
+    for (const id of ids) {
+      this.escalator?.cancel(id)
+      void this.inflight.track(this.acknowledgeOn(id))
+    }
+    return ids
+  }
+
+  /** Tells the channels that delivered an alert and keep incident state (PagerDuty) that it was acknowledged. */
+  private async acknowledgeOn (id: string): Promise<void> {
+    const mem = this.resolves.byId(id)
+    let event = mem?.event
+    let channels = mem?.channels ?? []
+    if (event === undefined) {
+      const stored = this.store.read(`read alert ${id}`, (s) => {
+        const found = s.get(id)
+        if (found === undefined) return undefined
+        const { receivedAt: _r, settled: _s, suppressed: _x, ...json } = found
+        return { event: AlertEvent.fromJSON(json), channels: s.receipts(id).filter((r) => r.ok).map((r) => r.channel) }
+      })
+      if (stored !== undefined) ({ event, channels } = stored)
+    }
+    if (event === undefined) return
+    const ev = event
+    await Promise.all(channels.map(async (name) => {
+      const ch = this.deliverers.get(name)?.channel
+      if (ch?.acknowledge === undefined) return
+      const signal = AbortSignal.timeout(this.deliverers.get(name)?.cfg.timeoutMs ?? 10_000)
+      try {
+        const out = await ch.acknowledge(ev, { signal })
+        if (!out.ok) this.reporter.notice(`pino-alerts: ${name}: could not acknowledge alert ${id}: ${out.error}`)
+      } catch (err) { this.reporter.notice(`pino-alerts: ${name}: could not acknowledge alert ${id}: ${(err as Error).message}`) }
+    }))
+  }
+
+  silence (input: SilenceInput): Silence { return this.admission.silences.add(input) }
+  silences (includeExpired = false): Silence[] { return this.admission.silences.list(includeExpired) }
+  expireSilence (id: string): boolean { return this.admission.silences.expire(id) }
+  history (q?: HistoryQuery): HistoryEntry[] { return this.needStore().history(q) }
+  summary (q?: SummaryQuery): Summary { return this.needStore().summary(q) }
+  receipts (id: string): Receipt[] { return this.needStore().receipts(id) }
+
+  private needStore (): AlertStore {
+    const { store } = this.store
+    if (store === undefined) {
+      throw new PinoAlertsError(this.options.store === undefined ? 'no store configured (options.store.path or RISK_ALERTS_STORE)' : 'the store is not open (yet, or it failed to open: see alerter.ready)', 'PINO_ALERTS_NO_STORE')
+    }
+    return store
+  }
+}
+
+function isResolved (o: unknown): o is ResolvedOptions {
+  return o !== null && typeof o === 'object' && Array.isArray((o as ResolvedOptions).channels) && Array.isArray((o as ResolvedOptions).warnings)
+}
