@@ -12,7 +12,10 @@ export type { Alerter, AlerterStats, DispatchResult, AlerterDeps } from './alert
 export { AlertEvent, fromRecord, fingerprintOf, severityForLevel, normalizeSeverity, SEVERITIES } from './event.js'
 export type { AlertEventJSON, AlertInput, Severity, AlertStatus, TraceContext, RecordContext } from './event.js'
 export { resolveOptions, DEFAULT_ROUTES } from './options.js'
-export type { AlertsOptions, ResolvedOptions, ResolvedChannel, RetryPolicy } from './options.js'
+export type {
+  AlertsOptions, ChannelOptions, ChannelOptionsByName, ChannelsOptions, RuleOptions, RouteMatrixOptions, TimeIntervalOptions,
+  ResolvedOptions, ResolvedChannel, RetryPolicy
+} from './options.js'
 export { recordContext } from './levels.js'
 export type { Channel, Outcome, ChannelModule } from './channels/channel.js'
 export type { DeliveryReport, ChannelStats } from './delivery/deliverer.js'

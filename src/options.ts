@@ -10,7 +10,7 @@ import { z } from 'zod/v3'
 import { ConfigError } from './errors.js'
 import { isSeverity, normalizeSeverity, PINO_LEVELS, SEVERITIES, type Severity } from './event.js'
 import { CHANNEL_TYPES, type ChannelType } from './channels/types.js'
-import { compileTimeIntervals, MatcherError, parseMatchers, type CompiledTimeInterval, type Matcher } from './matchers.js'
+import { compileTimeIntervals, MatcherError, parseMatchers, type CompiledTimeInterval, type Matcher, type TimeIntervalSpec } from './matchers.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Schema
@@ -108,8 +108,8 @@ const common = {
   })]).optional()
 }
 
-/** One schema entry per channel type. */
-export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
+/** One schema entry per channel type; each keeps its own type (the option types below derive from it). */
+export const CHANNEL_SCHEMAS = {
   console: z.strictObject({
     ...common,
     /** `auto` (default): colour only when stderr is a TTY and `NO_COLOR` is unset. */
@@ -245,7 +245,7 @@ export const CHANNEL_SCHEMAS: Record<ChannelType, z.ZodType> = {
     webhookUrl: httpUrl,
     url: httpUrl.optional()
   })
-}
+} satisfies Record<ChannelType, z.ZodTypeAny>
 
 const matcherList = z.union([z.string().min(1), z.array(z.string().min(1))])
 const timeLike = z.union([z.string().min(1), int()])
@@ -343,7 +343,66 @@ const optionsSchema = z.strictObject({
   }).optional()
 })
 
-export type AlertsOptions = z.input<typeof optionsSchema>
+// ---------------------------------------------------------------------------------------------------
+// Option types, as TypeScript users see them. Derived from the schemas above (no second copy); only
+// `channels`, `routes` and `timeIntervals`, which the schema checks in steps of its own, are given
+// their exact form here. Runtime validation is the schema's alone.
+
+/** `{ a } & { b }` shown as `{ a, b }` in editors. */
+type Flatten<T> = { [K in keyof T]: T[K] } & {}
+
+/** What the schema of channel type `T` accepts, `type` aside. */
+type ChannelKeys<T extends ChannelType> = Omit<z.input<typeof CHANNEL_SCHEMAS[T]>, 'type'>
+
+/** One channel's options with its `type` named: `{ type: 'pagerduty', routingKey: '…' }`. Discriminated by `type`. */
+export type ChannelOptions = { [T in ChannelType]: Flatten<ChannelKeys<T> & { type: T }> }[ChannelType]
+
+/**
+ * A channel under its type's own name with `type` left out (`slack: { webhookUrl }`). Every key is
+ * optional: the environment fills in what the options leave out (`RISK_ALERTS_SLACK_WEBHOOK`), and the
+ * merged channel is validated at start.
+ */
+export type ChannelOptionsByName<T extends ChannelType> = Flatten<Partial<ChannelKeys<T>> & { type?: undefined }>
+
+/**
+ * `channels`: name → options. Under a type's own name (`slack`, `pagerduty`, …) `type` may be left
+ * out; any other name needs it (`ops: { type: 'pagerduty', routingKey }`).
+ */
+export type ChannelsOptions =
+  { [T in ChannelType]?: ChannelOptionsByName<T> | Extract<ChannelOptions, { type: T }> } &
+  // Any name; also what the names above take (TypeScript checks their entries against this too).
+  { [name: string]: ChannelOptions | { [T in ChannelType]: ChannelOptionsByName<T> }[ChannelType] | undefined }
+
+/** One rule of a rule list: `{ match: 'severity="critical"', channels: ['ops'] }`. */
+export type RuleOptions = z.input<typeof ruleSchema>
+
+/** The severity matrix: severity → channel names (or types, or `"*"`). */
+export type RouteMatrixOptions = z.input<typeof matrixSchema>
+
+/**
+ * One time interval (Alertmanager's `time_intervals` entry), as `compileTimeIntervals` accepts it:
+ * days of the month, months and years also as numbers (`daysOfMonth: [1, -1]`).
+ */
+export type TimeIntervalOptions = Flatten<Omit<TimeIntervalSpec, 'daysOfMonth' | 'months' | 'years'> & {
+  daysOfMonth?: Array<string | number>
+  months?: Array<string | number>
+  years?: Array<string | number>
+}>
+
+type SchemaInput = z.input<typeof optionsSchema>
+
+/** The options of the transport, `createAlerter` and the CLI's JSON config (validated by `resolveOptions`). */
+export type AlertsOptions = Flatten<Omit<SchemaInput, 'channels' | 'routes' | 'timeIntervals'> & {
+  /** name → channel; `type` defaults to the name. */
+  channels?: ChannelsOptions
+  /**
+   * A severity matrix `{ info, warn, critical }` (severity → channel names; `"*"` = every enabled
+   * channel; missing severities keep their default), or a rule list `[{ match, channels, … }]`.
+   */
+  routes?: RouteMatrixOptions | RuleOptions[]
+  /** Named Alertmanager-style time intervals for rules' `activeTime` / `muteTime`. */
+  timeIntervals?: Record<string, TimeIntervalOptions[]>
+}>
 
 // ---------------------------------------------------------------------------------------------------
 // Resolved form
@@ -575,6 +634,10 @@ function fromEnv (env: NodeJS.ProcessEnv, prefix: string): Record<string, EnvCha
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Resolution: each part adds its problems to `issues` (in the order users read them) and goes on, so
+// that one run reports every problem of a config.
+
+type ParsedOptions = z.output<typeof optionsSchema>
 
 /**
  * Validates and defaults options (plus the environment unless `env: false`). Throws ConfigError whose
@@ -584,208 +647,28 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
   if (input === undefined || input === null) input = {}
   const issues: string[] = []
   const warnings: string[] = []
-  const parsed = optionsSchema.safeParse(input)
-  let o: z.output<typeof optionsSchema>
-  if (parsed.success) {
-    o = parsed.data
-  } else {
-    // Report the channels' problems in the same run too: one round trip to fix a config.
-    issues.push(...formatIssues(parsed.error.issues, input, []))
-    const raw = (input as { channels?: unknown }).channels
-    const usable: Record<string, Record<string, unknown>> = {}
-    if (isPlainObject(raw)) for (const [k, v] of Object.entries(raw)) if (isPlainObject(v)) usable[k] = v
-    o = { channels: usable, env: false }
-  }
-
-  const fromEnvironment = o.env === false ? {} : fromEnv(env, o.envPrefix ?? 'RISK_ALERTS_')
-  // Console first: it is always there, and channel order is the order of `"*"`.
-  const rawChannels: Record<string, Record<string, unknown>> = { console: {} }
-  for (const [name, e] of Object.entries(fromEnvironment)) {
-    if (o.channels?.[name] !== undefined) continue
-    if (e.missing.length > 0) {
-      warnings.push(`pino-alerts: channel "${name}" stays off: ${e.missing.join(', ')} not set (${e.set.join(', ')} set)`)
-      continue
-    }
-    rawChannels[name] = e.cfg
-  }
-  for (const [name, cfg] of Object.entries(o.channels ?? {})) {
-    // Options win over the environment, key by key; the environment may fill in what options leave out.
-    rawChannels[name] = { ...(fromEnvironment[name]?.cfg ?? {}), ...cfg }
-  }
-
-  const channels: ResolvedChannel[] = []
-  const envProxySecrets = [...new Set([env, process.env].flatMap((e) => PROXY_VARIABLES.flatMap((v) => proxySecrets(e[v] ?? ''))))]
-  for (const [name, cfg] of Object.entries(rawChannels)) {
-    const type = (cfg.type ?? name) as string
-    if (!(CHANNEL_TYPES as readonly string[]).includes(type)) {
-      issues.push(cfg.type === undefined
-        ? `channels.${name}: unknown channel type "${name}" (set "type" to one of: ${CHANNEL_TYPES.join(', ')})`
-        : `channels.${name}.type: got ${JSON.stringify(type)}; expected one of: ${CHANNEL_TYPES.join(', ')}`)
-      continue
-    }
-    const schema = CHANNEL_SCHEMAS[type as ChannelType]
-    const r = schema.safeParse(cfg)
-    if (!r.success) {
-      issues.push(...formatIssues(r.error.issues, cfg, ['channels', name]))
-      continue
-    }
-    const c = r.data as Record<string, unknown> & {
-      enabled?: boolean, timeoutMs?: number, retry?: Partial<RetryPolicy>, maxQueue?: number, deliveryTimeoutMs?: number
-      rateLimit?: false | { perSecond: number, burst?: number }
-    }
-    const rl = c.rateLimit === undefined ? DEFAULT_RATE_LIMITS[type] : c.rateLimit === false ? undefined : { perSecond: c.rateLimit.perSecond, burst: c.rateLimit.burst ?? Math.max(1, Math.ceil(c.rateLimit.perSecond)) }
-    const config: Record<string, unknown> = {}
-    for (const [k, v] of Object.entries(c)) {
-      if (k in common) continue
-      config[k] = v
-    }
-    const tls = c.tls as { ca?: string | string[], rejectUnauthorized?: boolean } | undefined
-    if (tls?.ca !== undefined) {
-      const before = issues.length
-      const ca = readCa(tls.ca, `channels.${name}.tls.ca`, issues)
-      if (issues.length > before) continue
-      config.tls = { ...tls, ca } satisfies ResolvedTls
-    }
-    const secrets = secretsOf(config)
-    // Without a proxy of its own an HTTP channel uses the environment's (HTTP_PROXY…): its credentials are secrets too.
-    if (config.proxy === undefined && HTTP_TYPES.has(type)) secrets.push(...envProxySecrets)
-    channels.push({
-      name,
-      type: type as ChannelType,
-      enabled: c.enabled ?? true,
-      timeoutMs: c.timeoutMs ?? 10000,
-      retry: { maxAttempts: c.retry?.maxAttempts ?? 5, initialMs: c.retry?.initialMs ?? 500, maxMs: c.retry?.maxMs ?? 30000 },
-      maxQueue: c.maxQueue ?? 10000,
-      deliveryTimeoutMs: c.deliveryTimeoutMs ?? 60000,
-      rateLimit: rl,
-      concurrency: DEFAULT_CONCURRENCY[type as ChannelType] ?? 8,
-      config,
-      secrets
-    })
-  }
-
-  const enabled = channels.filter((c) => c.enabled)
-  const known = new Set<string>([...channels.map((c) => c.name), ...CHANNEL_TYPES])
-  const expected = `expected a channel name (${channels.map((c) => c.name).join(', ')}), a channel type or "*"`
-  const resolveNames = (list: readonly string[], path: string, user: boolean, allowStar: boolean): string[] => {
-    const out: string[] = []
-    list.forEach((entry, i) => {
-      if (entry === '*' && allowStar) {
-        out.push(...enabled.map((c) => c.name))
-        return
-      }
-      if (user && !known.has(entry)) {
-        issues.push(`${path}[${i}]: got ${JSON.stringify(entry)}; ${allowStar ? expected : expected.replace(' or "*"', '')}`)
-        return
-      }
-      const byName = channels.find((c) => c.name === entry)
-      if (byName !== undefined) {
-        if (byName.enabled) out.push(byName.name)
-        return
-      }
-      out.push(...enabled.filter((c) => c.type === entry).map((c) => c.name))
-    })
-    return [...new Set(out)]
-  }
-  const matchersAt = (input: string | string[], path: string): Matcher[] => {
-    try {
-      return parseMatchers(input)
-    } catch (err) {
-      issues.push(`${path}: ${err instanceof MatcherError ? err.message : (err as Error).message}`)
-      return []
-    }
-  }
-
-  let intervals = new Map<string, CompiledTimeInterval[]>()
-  if (o.timeIntervals !== undefined) {
-    try {
-      intervals = compileTimeIntervals(o.timeIntervals as never)
-    } catch (err) {
-      if (err instanceof ConfigError) issues.push(...err.issues)
-      else issues.push(`timeIntervals: ${(err as Error).message}`)
-    }
-  }
-  const intervalAt = (name: string | undefined, path: string): CompiledTimeInterval[] | undefined => {
-    if (name === undefined) return undefined
-    const found = intervals.get(name)
-    if (found === undefined) issues.push(`${path}: got ${JSON.stringify(name)}; expected a name from timeIntervals (${[...intervals.keys()].join(', ') || 'none defined'})`)
-    return found ?? []
-  }
-
-  const routes = {} as Record<Severity, string[]>
-  let rules: CompiledRule[] | undefined
-  const rawRoutes = o.routes as unknown
-  const MATRIX_KEYS = ['info', 'warn', 'critical']
-  const RULE_KEYS = ['match', 'channels', 'continue', 'activeTime', 'muteTime', 'escalate']
-  const mixed = 'routes: either a severity matrix { info, warn, critical } or a rule list [{ match, channels, … }], not both in one config'
-  let userMatrix: z.output<typeof matrixSchema> = {}
-  if (Array.isArray(rawRoutes)) {
-    rules = []
-    rawRoutes.forEach((raw, i) => {
-      if (raw !== null && typeof raw === 'object' && Object.keys(raw).some((k) => MATRIX_KEYS.includes(k))) { issues.push(`${mixed} (routes[${i}] has severity keys)`); return }
-      const r = ruleSchema.safeParse(raw)
-      if (!r.success) { issues.push(...formatIssues(r.error.issues, raw, ['routes', i])); return }
-      const rule = r.data
-      ;(rules as CompiledRule[]).push({
-        index: i,
-        matchers: rule.match === undefined ? [] : matchersAt(rule.match, `routes[${i}].match`),
-        channels: resolveNames(rule.channels, `routes[${i}].channels`, true, true),
-        continue: rule.continue ?? false,
-        activeTime: intervalAt(rule.activeTime, `routes[${i}].activeTime`),
-        muteTime: intervalAt(rule.muteTime, `routes[${i}].muteTime`),
-        escalate: (rule.escalate ?? []).map((step, j) => ({ afterMs: step.afterMs, channels: resolveNames(step.channels, `routes[${i}].escalate[${j}].channels`, true, true) }))
-      })
-    })
-  } else if (rawRoutes !== undefined) {
-    if (rawRoutes !== null && typeof rawRoutes === 'object' && Object.keys(rawRoutes).some((k) => RULE_KEYS.includes(k))) {
-      issues.push(`${mixed} (got an object with ${Object.keys(rawRoutes).filter((k) => RULE_KEYS.includes(k)).join(', ')}; a rule list is an array)`)
-    } else {
-      const m = matrixSchema.safeParse(rawRoutes)
-      if (m.success) userMatrix = m.data
-      else issues.push(...formatIssues(m.error.issues, rawRoutes, ['routes']))
-    }
-  }
-  for (const sev of SEVERITIES) {
-    const user = userMatrix[sev]
-    routes[sev] = resolveNames(user ?? DEFAULT_ROUTES[sev], `routes.${sev}`, user !== undefined, true)
-  }
+  const o = parseOptions(input, issues)
+  const channels = resolveChannels(o, env, issues, warnings)
+  const resolveNames = nameResolver(channels, issues)
+  const intervalAt = intervalResolver(o.timeIntervals, issues)
+  const { routes, rules } = resolveRoutes(o.routes, resolveNames, intervalAt, issues)
 
   const dedupe = o.dedupe === false
     ? undefined
     : {
         windowMs: o.dedupe?.windowMs ?? 60_000,
-        rules: (o.dedupe?.rules ?? []).map((r, i) => ({ matchers: matchersAt(r.match, `dedupe.rules[${i}].match`), windowMs: r.windowMs }))
+        rules: (o.dedupe?.rules ?? []).map((r, i) => ({ matchers: matchersAt(r.match, `dedupe.rules[${i}].match`, issues), windowMs: r.windowMs }))
       }
   const group = o.group === undefined ? undefined : { by: o.group.by, waitMs: o.group.waitMs ?? 30_000, intervalMs: o.group.intervalMs ?? 300_000 }
-  const timeAt = (t: string | number, path: string): number => {
-    const ms = typeof t === 'number' ? t : Date.parse(t)
-    if (Number.isNaN(ms)) issues.push(`${path}: got ${JSON.stringify(t)}; expected an ISO 8601 time or epoch milliseconds`)
-    return ms
-  }
-  const silences: ResolvedSilence[] = (o.silences ?? []).map((s, i) => {
-    const startsAt = s.startsAt === undefined ? 0 : timeAt(s.startsAt, `silences[${i}].startsAt`)
-    const endsAt = timeAt(s.endsAt, `silences[${i}].endsAt`)
-    if (endsAt <= startsAt) issues.push(`silences[${i}].endsAt: got ${JSON.stringify(s.endsAt)}; expected a time after startsAt`)
-    return { matchers: matchersAt(s.match, `silences[${i}].match`), match: Array.isArray(s.match) ? s.match : [s.match], startsAt, endsAt, comment: s.comment ?? '', createdBy: s.createdBy ?? 'options' }
-  })
+  const silences = resolveSilences(o.silences ?? [], issues)
   const inhibit: ResolvedInhibit[] = (o.inhibit ?? []).map((r, i) => ({
-    source: matchersAt(r.source, `inhibit[${i}].source`),
-    target: matchersAt(r.target, `inhibit[${i}].target`),
+    source: matchersAt(r.source, `inhibit[${i}].source`, issues),
+    target: matchersAt(r.target, `inhibit[${i}].target`, issues),
     equal: r.equal ?? [],
     windowMs: r.windowMs ?? 3_600_000
   }))
   const failover = resolveNames(o.failover ?? [], 'failover', true, false)
-
-  const severityByLevel: Record<string, Severity> = {}
-  for (const [k, v] of Object.entries(o.severityByLevel ?? {})) {
-    const s = normalizeSeverity(v)
-    if (s !== undefined && isSeverity(s)) severityByLevel[k] = s
-  }
-  const minLevel = o.match?.minLevel
-  if (typeof minLevel === 'string' && !/^\d+$/.test(minLevel) && !(minLevel in PINO_LEVELS)) {
-    // Custom level names are checked again once pino has sent its levels (see transport.ts).
-    if (!isCustomLevelName(minLevel)) issues.push(`match.minLevel: got ${JSON.stringify(minLevel)}; expected a pino level name or number`)
-  }
+  const { minLevel, severityByLevel } = resolveLevels(o, issues)
 
   if (issues.length > 0) throw new ConfigError(issues)
   const envStore = o.env === false ? undefined : env[(o.envPrefix ?? 'RISK_ALERTS_') + 'STORE']
@@ -808,6 +691,244 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
     store: storePath === undefined ? undefined : { path: storePath, maxAgeDays: o.store?.maxAgeDays ?? 30, maxRows: o.store?.maxRows ?? 1_000_000 },
     warnings
   }
+}
+
+/** The options as the schema parsed them; when it refused them, only their usable channels (checked below, in the same run). */
+function parseOptions (input: unknown, issues: string[]): ParsedOptions {
+  const parsed = optionsSchema.safeParse(input)
+  if (parsed.success) return parsed.data
+  // Report the channels' problems in the same run too: one round trip to fix a config.
+  issues.push(...formatIssues(parsed.error.issues, input, []))
+  const raw = (input as { channels?: unknown }).channels
+  const usable: Record<string, Record<string, unknown>> = {}
+  if (isPlainObject(raw)) for (const [k, v] of Object.entries(raw)) if (isPlainObject(v)) usable[k] = v
+  return { channels: usable, env: false }
+}
+
+// Channels
+
+/** Every channel, console first (it is always there, and channel order is the order of `"*"`); the broken ones left out. */
+function resolveChannels (o: ParsedOptions, env: NodeJS.ProcessEnv, issues: string[], warnings: string[]): ResolvedChannel[] {
+  const rawChannels = channelConfigs(o, env, warnings)
+  const envProxySecrets = [...new Set([env, process.env].flatMap((e) => PROXY_VARIABLES.flatMap((v) => proxySecrets(e[v] ?? ''))))]
+  const channels: ResolvedChannel[] = []
+  for (const [name, cfg] of Object.entries(rawChannels)) {
+    const channel = resolveChannel(name, cfg, envProxySecrets, issues)
+    if (channel !== undefined) channels.push(channel)
+  }
+  return channels
+}
+
+/** name → the channel's raw config: the environment's channels, then the options' (merged with the environment's, key by key). */
+function channelConfigs (o: ParsedOptions, env: NodeJS.ProcessEnv, warnings: string[]): Record<string, Record<string, unknown>> {
+  const fromEnvironment = o.env === false ? {} : fromEnv(env, o.envPrefix ?? 'RISK_ALERTS_')
+  const rawChannels: Record<string, Record<string, unknown>> = { console: {} }
+  for (const [name, e] of Object.entries(fromEnvironment)) {
+    if (o.channels?.[name] !== undefined) continue
+    if (e.missing.length > 0) {
+      warnings.push(`pino-alerts: channel "${name}" stays off: ${e.missing.join(', ')} not set (${e.set.join(', ')} set)`)
+      continue
+    }
+    rawChannels[name] = e.cfg
+  }
+  for (const [name, cfg] of Object.entries(o.channels ?? {})) {
+    // Options win over the environment, key by key; the environment may fill in what options leave out.
+    rawChannels[name] = { ...(fromEnvironment[name]?.cfg ?? {}), ...cfg }
+  }
+  return rawChannels
+}
+
+/** One channel validated by its type's schema and defaulted; undefined (and issues) when it is not valid. */
+function resolveChannel (name: string, cfg: Record<string, unknown>, envProxySecrets: readonly string[], issues: string[]): ResolvedChannel | undefined {
+  const type = (cfg.type ?? name) as string
+  if (!(CHANNEL_TYPES as readonly string[]).includes(type)) {
+    issues.push(cfg.type === undefined
+      ? `channels.${name}: unknown channel type "${name}" (set "type" to one of: ${CHANNEL_TYPES.join(', ')})`
+      : `channels.${name}.type: got ${JSON.stringify(type)}; expected one of: ${CHANNEL_TYPES.join(', ')}`)
+    return undefined
+  }
+  const schema: z.ZodTypeAny = CHANNEL_SCHEMAS[type as ChannelType]
+  const r = schema.safeParse(cfg)
+  if (!r.success) {
+    issues.push(...formatIssues(r.error.issues, cfg, ['channels', name]))
+    return undefined
+  }
+  const c = r.data as Record<string, unknown> & {
+    enabled?: boolean, timeoutMs?: number, retry?: Partial<RetryPolicy>, maxQueue?: number, deliveryTimeoutMs?: number
+    rateLimit?: false | { perSecond: number, burst?: number }
+  }
+  const rl = c.rateLimit === undefined ? DEFAULT_RATE_LIMITS[type] : c.rateLimit === false ? undefined : { perSecond: c.rateLimit.perSecond, burst: c.rateLimit.burst ?? Math.max(1, Math.ceil(c.rateLimit.perSecond)) }
+  const config: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(c)) {
+    if (k in common) continue
+    config[k] = v
+  }
+  const tls = c.tls as { ca?: string | string[], rejectUnauthorized?: boolean } | undefined
+  if (tls?.ca !== undefined) {
+    const before = issues.length
+    const ca = readCa(tls.ca, `channels.${name}.tls.ca`, issues)
+    if (issues.length > before) return undefined
+    config.tls = { ...tls, ca } satisfies ResolvedTls
+  }
+  const secrets = secretsOf(config)
+  // Without a proxy of its own an HTTP channel uses the environment's (HTTP_PROXY…): its credentials are secrets too.
+  if (config.proxy === undefined && HTTP_TYPES.has(type)) secrets.push(...envProxySecrets)
+  return {
+    name,
+    type: type as ChannelType,
+    enabled: c.enabled ?? true,
+    timeoutMs: c.timeoutMs ?? 10000,
+    retry: { maxAttempts: c.retry?.maxAttempts ?? 5, initialMs: c.retry?.initialMs ?? 500, maxMs: c.retry?.maxMs ?? 30000 },
+    maxQueue: c.maxQueue ?? 10000,
+    deliveryTimeoutMs: c.deliveryTimeoutMs ?? 60000,
+    rateLimit: rl,
+    concurrency: DEFAULT_CONCURRENCY[type as ChannelType] ?? 8,
+    config,
+    secrets
+  }
+}
+
+/**
+ * Channel names, types and `"*"` (when `allowStar`) → the names of enabled channels, each once.
+ * `user`: the list came from the options, so an unknown entry is an issue (the defaults may name absent channels).
+ */
+type NameResolver = (list: readonly string[], path: string, user: boolean, allowStar: boolean) => string[]
+
+function nameResolver (channels: readonly ResolvedChannel[], issues: string[]): NameResolver {
+  const enabled = channels.filter((c) => c.enabled)
+  const known = new Set<string>([...channels.map((c) => c.name), ...CHANNEL_TYPES])
+  const expected = `expected a channel name (${channels.map((c) => c.name).join(', ')}), a channel type or "*"`
+  return (list, path, user, allowStar) => {
+    const out: string[] = []
+    list.forEach((entry, i) => {
+      if (entry === '*' && allowStar) {
+        out.push(...enabled.map((c) => c.name))
+        return
+      }
+      if (user && !known.has(entry)) {
+        issues.push(`${path}[${i}]: got ${JSON.stringify(entry)}; ${allowStar ? expected : expected.replace(' or "*"', '')}`)
+        return
+      }
+      const byName = channels.find((c) => c.name === entry)
+      if (byName !== undefined) {
+        if (byName.enabled) out.push(byName.name)
+        return
+      }
+      out.push(...enabled.filter((c) => c.type === entry).map((c) => c.name))
+    })
+    return [...new Set(out)]
+  }
+}
+
+function matchersAt (input: string | string[], path: string, issues: string[]): Matcher[] {
+  try {
+    return parseMatchers(input)
+  } catch (err) {
+    issues.push(`${path}: ${err instanceof MatcherError ? err.message : (err as Error).message}`)
+    return []
+  }
+}
+
+// Routes
+
+type IntervalResolver = (name: string | undefined, path: string) => CompiledTimeInterval[] | undefined
+
+/** `timeIntervals` compiled; the function returned looks a rule's `activeTime` / `muteTime` up in them. */
+function intervalResolver (timeIntervals: ParsedOptions['timeIntervals'], issues: string[]): IntervalResolver {
+  let intervals = new Map<string, CompiledTimeInterval[]>()
+  if (timeIntervals !== undefined) {
+    try {
+      intervals = compileTimeIntervals(timeIntervals as never)
+    } catch (err) {
+      if (err instanceof ConfigError) issues.push(...err.issues)
+      else issues.push(`timeIntervals: ${(err as Error).message}`)
+    }
+  }
+  return (name, path) => {
+    if (name === undefined) return undefined
+    const found = intervals.get(name)
+    if (found === undefined) issues.push(`${path}: got ${JSON.stringify(name)}; expected a name from timeIntervals (${[...intervals.keys()].join(', ') || 'none defined'})`)
+    return found ?? []
+  }
+}
+
+const MATRIX_KEYS = ['info', 'warn', 'critical']
+const RULE_KEYS = ['match', 'channels', 'continue', 'activeTime', 'muteTime', 'escalate']
+const MIXED_ROUTES = 'routes: either a severity matrix { info, warn, critical } or a rule list [{ match, channels, … }], not both in one config'
+
+/** `routes`, a severity matrix or a rule list: the matrix (defaults for what the options leave out) and the rules if any. */
+function resolveRoutes (
+  rawRoutes: unknown, resolveNames: NameResolver, intervalAt: IntervalResolver, issues: string[]
+): { routes: Record<Severity, string[]>, rules: CompiledRule[] | undefined } {
+  let rules: CompiledRule[] | undefined
+  let userMatrix: z.output<typeof matrixSchema> = {}
+  if (Array.isArray(rawRoutes)) {
+    rules = resolveRules(rawRoutes, resolveNames, intervalAt, issues)
+  } else if (rawRoutes !== undefined) {
+    if (rawRoutes !== null && typeof rawRoutes === 'object' && Object.keys(rawRoutes).some((k) => RULE_KEYS.includes(k))) {
+      issues.push(`${MIXED_ROUTES} (got an object with ${Object.keys(rawRoutes).filter((k) => RULE_KEYS.includes(k)).join(', ')}; a rule list is an array)`)
+    } else {
+      const m = matrixSchema.safeParse(rawRoutes)
+      if (m.success) userMatrix = m.data
+      else issues.push(...formatIssues(m.error.issues, rawRoutes, ['routes']))
+    }
+  }
+  const routes = {} as Record<Severity, string[]>
+  for (const sev of SEVERITIES) {
+    const user = userMatrix[sev]
+    routes[sev] = resolveNames(user ?? DEFAULT_ROUTES[sev], `routes.${sev}`, user !== undefined, true)
+  }
+  return { routes, rules }
+}
+
+function resolveRules (rawRoutes: readonly unknown[], resolveNames: NameResolver, intervalAt: IntervalResolver, issues: string[]): CompiledRule[] {
+  const rules: CompiledRule[] = []
+  rawRoutes.forEach((raw, i) => {
+    if (raw !== null && typeof raw === 'object' && Object.keys(raw).some((k) => MATRIX_KEYS.includes(k))) { issues.push(`${MIXED_ROUTES} (routes[${i}] has severity keys)`); return }
+    const r = ruleSchema.safeParse(raw)
+    if (!r.success) { issues.push(...formatIssues(r.error.issues, raw, ['routes', i])); return }
+    const rule = r.data
+    rules.push({
+      index: i,
+      matchers: rule.match === undefined ? [] : matchersAt(rule.match, `routes[${i}].match`, issues),
+      channels: resolveNames(rule.channels, `routes[${i}].channels`, true, true),
+      continue: rule.continue ?? false,
+      activeTime: intervalAt(rule.activeTime, `routes[${i}].activeTime`),
+      muteTime: intervalAt(rule.muteTime, `routes[${i}].muteTime`),
+      escalate: (rule.escalate ?? []).map((step, j) => ({ afterMs: step.afterMs, channels: resolveNames(step.channels, `routes[${i}].escalate[${j}].channels`, true, true) }))
+    })
+  })
+  return rules
+}
+
+// Silences, levels
+
+function resolveSilences (list: NonNullable<ParsedOptions['silences']>, issues: string[]): ResolvedSilence[] {
+  const timeAt = (t: string | number, path: string): number => {
+    const ms = typeof t === 'number' ? t : Date.parse(t)
+    if (Number.isNaN(ms)) issues.push(`${path}: got ${JSON.stringify(t)}; expected an ISO 8601 time or epoch milliseconds`)
+    return ms
+  }
+  return list.map((s, i) => {
+    const startsAt = s.startsAt === undefined ? 0 : timeAt(s.startsAt, `silences[${i}].startsAt`)
+    const endsAt = timeAt(s.endsAt, `silences[${i}].endsAt`)
+    if (endsAt <= startsAt) issues.push(`silences[${i}].endsAt: got ${JSON.stringify(s.endsAt)}; expected a time after startsAt`)
+    return { matchers: matchersAt(s.match, `silences[${i}].match`, issues), match: Array.isArray(s.match) ? s.match : [s.match], startsAt, endsAt, comment: s.comment ?? '', createdBy: s.createdBy ?? 'options' }
+  })
+}
+
+function resolveLevels (o: ParsedOptions, issues: string[]): { minLevel: string | number | undefined, severityByLevel: Record<string, Severity> } {
+  const severityByLevel: Record<string, Severity> = {}
+  for (const [k, v] of Object.entries(o.severityByLevel ?? {})) {
+    const s = normalizeSeverity(v)
+    if (s !== undefined && isSeverity(s)) severityByLevel[k] = s
+  }
+  const minLevel = o.match?.minLevel
+  if (typeof minLevel === 'string' && !/^\d+$/.test(minLevel) && !(minLevel in PINO_LEVELS)) {
+    // Custom level names are checked again once pino has sent its levels (see transport.ts).
+    if (!isCustomLevelName(minLevel)) issues.push(`match.minLevel: got ${JSON.stringify(minLevel)}; expected a pino level name or number`)
+  }
+  return { minLevel, severityByLevel }
 }
 
 function isPlainObject (v: unknown): v is Record<string, unknown> {

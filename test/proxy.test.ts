@@ -102,7 +102,7 @@ describe('credentials of the environment\'s proxy are secrets too', () => {
 
 describe('a channel\'s own proxy, with Basic credentials', () => {
   const collected: string[] = []
-  const run = async (channel: Record<string, unknown>): Promise<{ ok: boolean, attempts: number, error: string | undefined }> => {
+  const run = async (channel: { url: string } & Record<string, unknown>): Promise<{ ok: boolean, attempts: number, error: string | undefined }> => {
     const a = createAlerter({ channels: { console: { enabled: false }, hook: { type: 'webhook', retry: { maxAttempts: 1 }, ...channel } } },
       { env: {}, reporter: new Reporter((t) => { collected.push(t) }) })
     try {

@@ -28,6 +28,7 @@ import { Reporter } from '../report.js'
 import { StoreGateway } from '../store/gateway.js'
 import type { AlertStore, HistoryEntry, HistoryQuery, Receipt, Summary, SummaryQuery } from '../store/sqlite.js'
 import { Admission } from './admit.js'
+import { StartQueue } from './early.js'
 import { fanOut } from './fanout.js'
 import { Floods } from './flood.js'
 import { InFlight } from './inflight.js'
@@ -66,6 +67,8 @@ class Engine implements Alerter {
   /** Set once channels and the store are up: until then alerts wait for them in `run`. */
   private readonly started: Promise<Array<PromiseSettledResult<void>>>
   private isStarted = false
+  /** Alerts dispatched before start (bounded: see early.ts). */
+  private readonly early: StartQueue
   private escalator: Escalator | undefined
   private closing: Promise<void> | undefined
 
@@ -107,11 +110,32 @@ class Engine implements Alerter {
     // With a store, the live counters are written every few seconds for the dashboard's /metrics.
     this.statsTimer = setInterval(() => this.writeStats(), 5000)
     this.statsTimer.unref()
+    // As many as the largest queue of a channel could hold (a loop, not Math.max(...): no spread of a list).
+    let maxQueue = 0
+    for (const c of opts.channels) if (c.enabled && c.maxQueue > maxQueue) maxQueue = c.maxQueue
+    if (maxQueue === 0) maxQueue = 10_000
+    this.early = new StartQueue(maxQueue, (w) => {
+      this.recorder.counters.failed++
+      this.reporter.notice(`pino-alerts: ${alertRef(w.event)} dropped before start: more than ${maxQueue} alerts waiting (the oldest info, then warn alerts go first; critical never)`)
+      w.resolve({ id: w.event.id, deliveries: [], error: `dropped before start: queue full (maxQueue ${maxQueue})` })
+    })
     this.loaded = this.load()
     this.started = this.loaded.then((results) => {
       this.isStarted = true
-      this.admission.silences = new Silences(opts.silences, store.store, now)
-      this.escalator = new Escalator(async (event, channels) => { await this.deliver([event], channels) }, store.store, now)
+      this.admission.silences = new Silences(opts.silences, store.store, now, (err) => { this.reporter.notice(`pino-alerts: store: could not read silences: ${err.message}`) })
+      // A step's delivery is tracked like any other: flush and close wait for it.
+      this.escalator = new Escalator(async (event, channels, step) => {
+        try {
+          await this.inflight.track(this.deliver([event], channels))
+          return !this.stop.signal.aborted
+        } catch (err) {
+          this.reporter.notice(`pino-alerts: ${alertRef(event)}: escalation step ${step + 1} not delivered: ${(err as Error).message}`)
+          return false
+        }
+      }, store, now)
+      for (const w of this.early.drain()) {
+        void this.run(w.event).then(w.resolve, (err: Error) => { w.resolve({ id: w.event.id, deliveries: [], error: err.message }) })
+      }
       return results
     })
     this.ready = this.started.then((results) => {
@@ -136,7 +160,7 @@ class Engine implements Alerter {
     const openStore = async (): Promise<void> => {
       if (opts.store === undefined) return
       const { AlertStore: Store } = await import('../store/sqlite.js')
-      this.store.store = Store.open(opts.store)
+      this.store.store = Store.open({ ...opts.store, busyTimeoutMs: STORE_BUSY_MS })
     }
     return await Promise.allSettled([openStore(), ...opts.channels.filter((c) => c.enabled).map(async (cfg) => {
       try {
@@ -168,7 +192,8 @@ class Engine implements Alerter {
     }
     counters.alerts++
     this.inflight.busy++
-    return this.inflight.track(this.run(event)).finally(() => { this.inflight.busy-- })
+    const result = this.isStarted ? this.run(event) : new Promise<DispatchResult>((resolve) => { this.early.add(event, resolve) })
+    return this.inflight.track(result).finally(() => { this.inflight.busy-- })
   }
 
   post (event: AlertEvent): void {
@@ -330,6 +355,13 @@ class Engine implements Alerter {
     return store
   }
 }
+
+/**
+ * How long a store write on a delivery path waits for another process's lock. Writers beside the app
+ * (the CLI, the dashboard) hold it for milliseconds; a lock held longer is reported and the alert goes
+ * out without its store record, rather than every alert waiting (synchronously) behind it.
+ */
+const STORE_BUSY_MS = 250
 
 function isResolved (o: unknown): o is ResolvedOptions {
   return o !== null && typeof o === 'object' && Array.isArray((o as ResolvedOptions).channels) && Array.isArray((o as ResolvedOptions).warnings)

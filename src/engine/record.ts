@@ -34,8 +34,14 @@ export class Recorder {
     const okChannels = deliveries.filter((r) => r.ok).map((r) => r.channel)
     // The event itself is kept only where an acknowledgement will need it (channels with incident state).
     const keepEvent = okChannels.some((c) => deliverers.get(c)?.channel.acknowledge !== undefined)
+    // A route that resolves to no channel (a type nobody configured, every channel disabled, an empty
+    // rule) delivers nothing: that is a failure to report, not a delivery.
+    const nowhere = deliveries.length === 0
     for (const event of events) {
-      if (lost.length === 0) this.counters.delivered++
+      if (nowhere) {
+        this.counters.failed++
+        reporter.notice(`pino-alerts: ${alertRef(event)} not delivered: its route has no enabled channel (see routes; a channel type in a route needs a channel of that type)`)
+      } else if (lost.length === 0) this.counters.delivered++
       else {
         this.counters.failed++
         reporter.notice(`pino-alerts: ${alertRef(event)} not delivered: ${lost.map((r) => r.error ?? r.channel).join('; ')}`)

@@ -2,44 +2,54 @@
  * Escalation: a rule's `escalate: [{ afterMs, channels }]` steps fire unless the alert was
  * acknowledged or resolved first. With a store the pending steps are written down and re-armed at
  * the next start (overdue ones fire at once); without one they live as long as the process.
+ *
+ * Store calls go through the gateway (a locked or full store is reported, never thrown from a timer).
+ * A step is marked `fired` once its delivery has ended, not when its timer fires: one cut short by
+ * the shutdown deadline stays pending and fires again at the next start (at least once).
  */
+import { forgetOldest } from '../bounded.js'
 import { AlertEvent } from '../event.js'
-import type { AlertStore } from '../store/sqlite.js'
+import type { StoreGateway } from '../store/gateway.js'
 
 export interface EscalationStep { afterMs: number, channels: string[] }
 
+/** How many acknowledged or resolved alert ids are remembered without a store. */
+const DONE_MAX = 10_000
+
 export class Escalator {
   private readonly timers = new Map<string, NodeJS.Timeout>()
-  /** Acknowledged or resolved, without a store. */
-  private readonly done = new Set<string>()
+  /** Acknowledged or resolved (without a store this is the only record; bounded, oldest forgotten). */
+  private readonly done = new Map<string, true>()
 
   constructor (
-    private readonly fire: (event: AlertEvent, channels: string[], step: number) => Promise<void>,
-    private readonly store: AlertStore | undefined,
+    /** Delivers a step; resolves true when its outcome is final (false: cut short by the shutdown). */
+    private readonly fire: (event: AlertEvent, channels: string[], step: number) => Promise<boolean>,
+    private readonly store: StoreGateway,
     private readonly now: () => number = Date.now
   ) {}
 
   schedule (event: AlertEvent, steps: readonly EscalationStep[], from = this.now()): void {
+    if (this.done.has(event.id)) return
     steps.forEach((s, i) => {
       const due = from + s.afterMs
-      this.store?.addEscalation(event.id, i, due, s.channels)
+      this.store.write('record an escalation step', (st) => st.addEscalation(event.id, i, due, s.channels))
       this.arm(event, i, due, s.channels)
     })
   }
 
   /** Re-arms what a previous run left pending. */
   restore (): number {
-    if (this.store === undefined) return 0
-    const pending = this.store.pendingEscalations()
+    const pending = this.store.read('read pending escalations', (s) => s.pendingEscalations()) ?? []
     for (const p of pending) this.arm(AlertEvent.fromJSON(p.event), p.step, p.dueAt, p.channels)
     return pending.length
   }
 
   /** Acknowledged or resolved: no further step fires. */
   cancel (alertId: string): void {
-    this.done.add(alertId)
+    this.done.set(alertId, true)
+    if (this.done.size > DONE_MAX) forgetOldest(this.done, DONE_MAX * 0.75)
     for (const [k, t] of this.timers) if (k.startsWith(alertId + '#')) { clearTimeout(t); this.timers.delete(k) }
-    this.store?.cancelEscalations(alertId)
+    this.store.write('cancel escalations', (s) => s.cancelEscalations(alertId))
   }
 
   get pending (): number { return this.timers.size }
@@ -55,13 +65,15 @@ export class Escalator {
     const t = setTimeout(() => {
       this.timers.delete(key)
       // Acknowledged or resolved here, or by another process through the store (CLI, dashboard).
-      const stored = this.store?.escalationState(event.id, step)
-      if (this.done.has(event.id) || this.store?.acked(event.id) !== undefined || (stored !== undefined && stored !== 'pending')) {
-        this.store?.setEscalation(event.id, step, 'cancelled')
+      const stored = this.store.read('read an escalation step', (s) => s.escalationState(event.id, step))
+      const acked = this.store.read('read an acknowledgement', (s) => s.acked(event.id))
+      if (this.done.has(event.id) || acked !== undefined || (stored !== undefined && stored !== 'pending')) {
+        this.store.write('cancel an escalation step', (s) => s.setEscalation(event.id, step, 'cancelled'))
         return
       }
-      this.store?.setEscalation(event.id, step, 'fired')
-      void this.fire(event, channels, step)
+      void this.fire(event, channels, step).then((final) => {
+        if (final) this.store.write('mark an escalation step fired', (s) => s.setEscalation(event.id, step, 'fired'))
+      })
     }, Math.max(0, due - this.now()))
     // Escalations do not keep a process alive: with a store they survive a restart.
     t.unref()

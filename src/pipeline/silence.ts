@@ -30,7 +30,13 @@ export class Silences {
   private cached: Array<Silence & { matchers: Matcher[] }> = []
   private readAt = -Infinity
 
-  constructor (options: readonly ResolvedSilence[], private readonly store: AlertStore | undefined, private readonly now: () => number = Date.now) {
+  constructor (
+    options: readonly ResolvedSilence[],
+    private readonly store: AlertStore | undefined,
+    private readonly now: () => number = Date.now,
+    /** Told when the store's silences cannot be read (the ones read last time stay in force). */
+    private readonly onStoreError?: (err: Error) => void
+  ) {
     this.fromOptions = options.map((s, i) => ({
       id: `options-${i}`,
       match: s.match,
@@ -47,7 +53,13 @@ export class Silences {
     const t = this.now()
     if (this.store !== undefined && t - this.readAt >= 1000) {
       this.readAt = t
-      this.cached = this.store.silences(t).map((s) => ({ ...s, matchers: parseMatchers(s.match) }))
+      // On the delivery path: a store that cannot be read (locked past its timeout, damaged) leaves
+      // the silences read last time in force and is reported; the alert still goes on.
+      try {
+        this.cached = this.store.silences(t).map((s) => ({ ...s, matchers: parseMatchers(s.match) }))
+      } catch (err) {
+        this.onStoreError?.(err as Error)
+      }
     }
     const all = [...this.fromOptions, ...this.local, ...this.cached]
     return all.filter((s) => Date.parse(s.startsAt) <= t && t < Date.parse(s.endsAt))

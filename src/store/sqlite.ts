@@ -157,7 +157,18 @@ export interface StoredSilence {
 
 export interface Outboxed { event: AlertEventJSON, routes: string[], receipts: Receipt[] }
 
-export interface StoreOptions { path: string, maxAgeDays: number, maxRows: number, readonly?: boolean }
+export interface StoreOptions {
+  path: string
+  maxAgeDays: number
+  maxRows: number
+  readonly?: boolean
+  /**
+   * How long a write waits for another connection's lock once the store is open (opening and migrating
+   * wait up to 5 s). Default 5000. The engine passes less: better-sqlite3 waits synchronously, and on a
+   * delivery path every millisecond of it holds every alert back.
+   */
+  busyTimeoutMs?: number
+}
 
 interface Db {
   prepare: (sql: string) => { run: (...a: unknown[]) => { changes: number }, get: (...a: unknown[]) => any, all: (...a: unknown[]) => any[], raw: () => { iterate: (...a: unknown[]) => Iterable<unknown> } }
@@ -245,6 +256,7 @@ export class AlertStore {
       }
       throw new StoreError(`store ${path}: ${e.message}`)
     }
+    if (opts.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`)
     const store = new AlertStore(db, path, opts)
     if (opts.readonly !== true) {
       store.applyRetention()
