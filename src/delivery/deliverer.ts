@@ -7,6 +7,11 @@
  * bounded in total by `deliveryTimeoutMs`. Channels only render and send once; this is the one place
  * that waits, paces, counts and masks secrets. Each event gets its own report, also when it travelled
  * in a digest with others.
+ *
+ * A batch (what a rate-limited channel takes off its queue at once) holds only as many alerts as its
+ * messages can carry before the oldest deadline among them (`plan`); each alert's report follows the
+ * message(s) that carried it (`groups`), so an alert the service accepted is never reported failed, nor
+ * handed to failover, because another alert of the batch ran out of time.
  */
 import type { Channel, Outcome } from '../channels/channel.js'
 import type { AlertEvent } from '../event.js'
@@ -62,18 +67,117 @@ interface Item {
   severity: AlertEvent['severity']
   deadline: number
   resolve: (r: DeliveryReport) => void
-  /** Settled early (expired while queued). */
-  done?: boolean
+  /** Requests made for it in earlier batches (a digest cut short, see `cut`): its report counts them. */
+  tried?: number
 }
+
+/** What the channel made of a batch: its messages, or why it could not render them. */
+type Rendered = { messages: unknown[] } | { error: string }
+
+/** Items taken off the queue to travel together, and what they rendered into. */
+interface Batch { items: Item[], rendered: Rendered }
+
+/** A possible batch (the first items of the queue): what they render into, and the oldest deadline among them. */
+interface Candidate { minDeadline: number, rendered: Rendered }
+
+/**
+ * Items that stand or fall together: every message of the group may carry every item of it. A batch
+ * is one group when the channel merged its alerts (a digest, perhaps split into parts: which part
+ * carries which alert is the channel's secret), or one group per item when each message is known to
+ * carry one item only (PagerDuty: one event per alert). An item's report is its group's outcome, so an
+ * alert in a message the service accepted is never reported failed because another message was not.
+ */
+interface Group {
+  items: Item[]
+  events: number
+  /** Deadlines of the items: the oldest bounds the group until one of its messages is accepted. */
+  minDeadline: number
+  maxDeadline: number
+  /** Messages to send for this group, and how many the service accepted so far. */
+  messages: number
+  accepted: number
+  attempts: number
+  /** Messages that failed for good (permanent, retries exhausted): the others are still sent. */
+  failures: string[]
+  settled: boolean
+}
+
+/** How one message went: accepted, failed for good, or cut short by the deadline or shutdown. */
+type Sent = { ok: true, attempts: number } | { ok: false, attempts: number, error: string, cut: boolean }
+
+/**
+ * A FIFO with a moving head: taking from the front is O(1) amortized, where `Array#splice(0, k)` or
+ * `shift()` on a large array moves every element left (quadratic over a long queue).
+ */
+class Fifo<T> {
+  private buf: T[] = []
+  private head = 0
+
+  get size (): number { return this.buf.length - this.head }
+  at (i: number): T { return this.buf[this.head + i] as T }
+  push (x: T): void { this.buf.push(x) }
+
+  take (k: number): T[] {
+    const out = this.buf.slice(this.head, this.head + k)
+    this.head += out.length
+    // Compact once the dead front outweighs the live part: memory stays within twice the queue.
+    if (this.head === this.buf.length) { this.buf = []; this.head = 0 } else if (this.head > 1024 && this.head * 2 > this.buf.length) { this.buf = this.buf.slice(this.head); this.head = 0 }
+    return out
+  }
+
+  /** Puts `xs` back in front, in their order (they were taken from there). */
+  putBack (xs: readonly T[]): void {
+    if (xs.length <= this.head) {
+      this.head -= xs.length
+      for (let i = 0; i < xs.length; i++) this.buf[this.head + i] = xs[i] as T
+    } else {
+      this.buf = xs.concat(this.buf.slice(this.head))
+      this.head = 0
+    }
+  }
+
+  findIndex (pred: (x: T) => boolean): number {
+    for (let i = this.head; i < this.buf.length; i++) if (pred(this.buf[i] as T)) return i - this.head
+    return -1
+  }
+
+  removeAt (i: number): T {
+    return this.buf.splice(this.head + i, 1)[0] as T
+  }
+
+  drain (): T[] {
+    return this.take(this.size)
+  }
+
+  /** Removes every element matching `pred` in one pass (not one splice each: that is O(n) per element). */
+  removeWhere (pred: (x: T) => boolean): T[] {
+    const kept: T[] = []
+    const removed: T[] = []
+    for (let i = this.head; i < this.buf.length; i++) {
+      const x = this.buf[i] as T
+      if (pred(x)) removed.push(x)
+      else kept.push(x)
+    }
+    if (removed.length > 0) { this.buf = kept; this.head = 0 }
+    return removed
+  }
+}
+
+const min = (a: number, b: number): number => (b < a ? b : a)
+const max = (a: number, b: number): number => (b > a ? b : a)
 
 export class Deliverer {
   readonly circuit = new Circuit()
   private readonly bucket: TokenBucket | undefined
-  private readonly queue: Item[] = []
+  private readonly queue = new Fifo<Item>()
   private runners = 0
   private inFlight = 0
   private sweeper: NodeJS.Timeout | undefined
   private readonly counters = { received: 0, delivered: 0, failed: 0, dropped: 0, suppressed: 0, attempts: 0, retried: 0, messages: 0, digests: 0 }
+  /** Alerts in the queue, kept with every push and removal (a sum over the queue would be O(n) per read). */
+  private queuedEvents = 0
+  /** Recent time from request to answer (moving average): part of what sending n messages takes. */
+  private rttMs = 0
 
   /** `stop` aborts attempts and waits when the shutdown deadline has passed. */
   constructor (readonly channel: Channel, readonly cfg: ResolvedChannel, private readonly stop: AbortSignal) {
@@ -84,11 +188,7 @@ export class Deliverer {
   /** False while the circuit is open: failover skips it. */
   get healthy (): boolean { return this.circuit.state !== 'open' }
   /** Alerts waiting (not in flight). */
-  get queued (): number {
-    let n = 0
-    for (const x of this.queue) n += x.events.length
-    return n
-  }
+  get queued (): number { return this.queuedEvents }
 
   stats (): ChannelStats {
     return { type: this.cfg.type, ...this.counters, queued: this.queued, inFlight: this.inFlight, circuit: this.circuit.state }
@@ -122,16 +222,15 @@ export class Deliverer {
   /** Bounded queue: beyond maxQueue the oldest info alert goes first, then the oldest warn; critical never. */
   private admit (item: Item): void {
     const q = this.queue
-    if (q.length >= this.cfg.maxQueue) {
+    if (q.size >= this.cfg.maxQueue) {
       for (const sev of ['info', 'warn'] as const) {
         // A queue of criticals only is common in a flood: skip the scan (it made admission O(n²)).
         const i = this.counts[sev] === 0 ? -1 : q.findIndex((x) => x.severity === sev)
         if (i !== -1) {
-          const dropped = q.splice(i, 1)
-          this.removed(dropped)
-          this.drop(dropped[0] as Item)
-          q.push(item)
-          this.counts[item.severity]++
+          const dropped = q.removeAt(i)
+          this.removed([dropped])
+          this.drop(dropped)
+          this.enqueue(item)
           return
         }
         if (item.severity === sev) {
@@ -140,14 +239,22 @@ export class Deliverer {
         }
       }
     }
-    q.push(item)
-    this.counts[item.severity]++
+    this.enqueue(item)
   }
 
   /** Parcels per severity in the queue: kept with every push and removal. */
   private readonly counts = { info: 0, warn: 0, critical: 0 }
+  private enqueue (item: Item): void {
+    this.queue.push(item)
+    this.counts[item.severity]++
+    this.queuedEvents += item.events.length
+  }
+
   private removed (items: readonly Item[]): void {
-    for (const x of items) this.counts[x.severity]--
+    for (const x of items) {
+      this.counts[x.severity]--
+      this.queuedEvents -= x.events.length
+    }
   }
 
   private drop (item: Item): void {
@@ -157,16 +264,16 @@ export class Deliverer {
 
   /** Starts runners up to the channel's concurrency; a rate-limited channel has one. */
   private pump (): void {
-    const max = this.bucket === undefined ? this.cfg.concurrency : 1
-    while (this.runners < max && this.queue.length > 0) {
+    const most = this.bucket === undefined ? this.cfg.concurrency : 1
+    while (this.runners < most && this.queue.size > 0) {
       this.runners++
-      void this.runner().finally(() => { this.runners--; if (this.queue.length > 0) this.pump() })
+      void this.runner().finally(() => { this.runners--; if (this.queue.size > 0) this.pump() })
     }
     this.sweepLater()
   }
 
   private async runner (): Promise<void> {
-    while (this.queue.length > 0) {
+    while (this.queue.size > 0) {
       if (this.stop.aborted) { this.failAll(`${this.name}: shutdown deadline reached`); return }
       if (this.circuit.state === 'open') { this.failAll(`${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row`); return }
       // Wait for a token before taking what is queued: everything that arrived meanwhile travels together.
@@ -176,38 +283,232 @@ export class Deliverer {
         await sleep(50, this.stop)
         continue
       }
-      const batch = this.bucket !== undefined ? this.queue.splice(0) : this.queue.splice(0, 1)
-      this.removed(batch)
-      this.expire(batch)
-      const live = batch.filter((x) => !x.done)
-      if (live.length === 0) { this.circuit.release(); continue }
+      this.expireFront()
+      if (this.queue.size === 0) { this.circuit.release(); continue }
+      const batch = this.bucket === undefined ? this.take(1, this.render(this.queue.at(0).events)) : this.plan()
       this.inFlight++
       try {
-        await this.send(live)
+        await this.send(batch)
       } finally {
         this.inFlight--
       }
     }
   }
 
-  private async send (items: Item[]): Promise<void> {
-    const events = items.flatMap((x) => x.events)
-    const deadline = Math.min(...items.map((x) => x.deadline))
-    const r = await this.run(events, deadline)
-    if (r.ok) {
-      this.circuit.success()
-      this.counters.delivered += events.length
-      if (events.length > 1) this.counters.digests++
-    } else {
-      this.circuit.failure()
-      this.counters.failed += events.length
+  private take (count: number, rendered: Rendered): Batch {
+    const items = this.queue.take(count)
+    this.removed(items)
+    return { items, rendered }
+  }
+
+  /**
+   * A rate-limited channel's next batch: the longest run from the front of the queue whose messages
+   * can all leave, at the bucket's pace, before the oldest deadline among them. What does not fit
+   * stays queued for the next batch (or expires there, honestly unsent) instead of riding along in a
+   * digest that its deadline cannot wait for. The front item always goes: this is its only chance.
+   *
+   * Galloping (1, 2, 4, … then bisecting) renders O(batch · log batch) events, never the whole queue
+   * for a small batch: a long queue to a one-message-per-alert channel stays linear overall.
+   */
+  private plan (): Batch {
+    const n = this.queue.size
+    const first = this.prefix(1)
+    if (n === 1 || !('messages' in first.rendered)) return this.take(1, first.rendered)
+    // Alerts that add no message cost the front one nothing, even when it is already short of time.
+    const alone = first.rendered.messages.length
+    const ok = (c: Candidate): boolean => 'messages' in c.rendered && (c.rendered.messages.length <= alone || this.inTime(c))
+    let best = first
+    let fits = 1
+    let fails = n + 1
+    for (let c = 2; ; c = min(c * 2, n)) {
+      const cand = this.prefix(c)
+      if (!ok(cand)) { fails = c; break }
+      fits = c
+      best = cand
+      if (c === n) break
     }
-    for (const x of items) x.resolve(events.length > 1 ? { ...r, digestOf: events.length } : r)
-    if (!r.ok && this.circuit.state === 'open') this.failAll(`${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row`)
+    while (fails - fits > 1) {
+      const mid = Math.floor((fits + fails) / 2)
+      const cand = this.prefix(mid)
+      if (ok(cand)) { fits = mid; best = cand } else fails = mid
+    }
+    return this.take(fits, best.rendered)
+  }
+
+  /** The first `count` queued items rendered together, and the oldest deadline among them. */
+  private prefix (count: number): Candidate {
+    const events: AlertEvent[] = []
+    let minDeadline = Infinity
+    for (let i = 0; i < count; i++) {
+      const x = this.queue.at(i)
+      for (const e of x.events) events.push(e)
+      minDeadline = min(minDeadline, x.deadline)
+    }
+    return { minDeadline, rendered: this.render(events) }
+  }
+
+  /** Can every message leave and be answered before the deadline? (Answers take about `rttMs` each.) */
+  private inTime (c: Candidate): boolean {
+    if (!('messages' in c.rendered) || this.bucket === undefined) return false
+    const m = c.rendered.messages.length
+    return Date.now() + this.bucket.msFor(m) + m * this.rttMs < c.minDeadline
+  }
+
+  private render (events: readonly AlertEvent[]): Rendered {
+    try {
+      return { messages: this.channel.render(events) }
+    } catch (err) {
+      return { error: this.mask(`${this.name}: could not render: ${(err as Error).message}`) }
+    }
+  }
+
+  /** Sends a batch's messages in the order the channel rendered them; each group gets its own outcome. */
+  private async send (batch: Batch): Promise<void> {
+    const { items, rendered } = batch
+    if (!('messages' in rendered)) {
+      // Our failure, not the service's: the circuit (which guards against a failing service) is left alone.
+      this.circuit.release()
+      this.settle(this.group(items, 0), rendered.error)
+      return
+    }
+    const { groups, order } = this.groups(items, rendered.messages)
+    let accepted = false
+    let attempted = false
+    for (const [g, message] of order) {
+      if (g.settled) continue
+      // Until a message of the group is accepted its oldest alert bounds it; after that the group is
+      // partly delivered and cannot be taken back, so it may finish within its newest alert's deadline.
+      const deadline = g.accepted > 0 ? g.maxDeadline : g.minDeadline
+      const r = await this.transmit(message, deadline)
+      g.attempts += r.attempts
+      if (r.attempts > 0) attempted = true
+      if (r.ok) {
+        g.accepted++
+        accepted = true
+      } else if (r.cut) {
+        this.cut(g, r.error, deadline)
+      } else {
+        g.failures.push(r.error)
+      }
+    }
+    for (const g of groups) {
+      if (g.settled) continue
+      const of = g.messages > 1 && g.failures.length > 0 ? ` [${g.failures.length} of ${g.messages} messages failed]` : ''
+      this.settle(g, g.failures.length === 0 ? undefined : g.failures.join('; ') + of)
+    }
+    // The circuit guards against a failing service: one accepted message says it is up; a batch cut
+    // short while waiting its turn (no request made) says nothing about it.
+    if (accepted) this.circuit.success()
+    else if (attempted) this.circuit.failure()
+    else this.circuit.release()
+    if (this.circuit.state === 'open') this.failAll(`${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row`)
+  }
+
+  private group (items: Item[], messages: number): Group {
+    let events = 0
+    let minDeadline = Infinity
+    let maxDeadline = -Infinity
+    for (const x of items) {
+      events += x.events.length
+      minDeadline = min(minDeadline, x.deadline)
+      maxDeadline = max(maxDeadline, x.deadline)
+    }
+    return { items, events, minDeadline, maxDeadline, messages, accepted: 0, attempts: 0, failures: [], settled: false }
+  }
+
+  /** Splits a batch into groups (see `Group`): one per item when each message is known to carry one item. */
+  private groups (items: Item[], messages: unknown[]): { groups: Group[], order: Array<[Group, unknown]> } {
+    const owners = items.length > 1 && messages.length > 1 ? this.owners(items, messages) : undefined
+    if (owners === undefined) {
+      const g = this.group(items, messages.length)
+      return { groups: [g], order: messages.map((m) => [g, m]) }
+    }
+    const perItem = new Array<number>(items.length).fill(0)
+    for (const i of owners) perItem[i] = (perItem[i] as number) + 1
+    const groups = items.map((x, i) => this.group([x], perItem[i] as number))
+    return { groups, order: messages.map((m, j) => [groups[owners[j] as number] as Group, m]) }
+  }
+
+  /**
+   * Which item each message of a batch carries, when the channel renders a batch as the messages of its
+   * items rendered alone (PagerDuty: one event per alert, only reordered); undefined when it merged
+   * them (a digest), when an item's render differs alone (a time in it), or when a message cannot be
+   * compared. Linear in the batch, which `plan` keeps within what its deadline allows.
+   */
+  private owners (items: readonly Item[], messages: readonly unknown[]): number[] | undefined {
+    try {
+      const byText = new Map<string, number[]>()
+      let total = 0
+      for (let i = 0; i < items.length; i++) {
+        for (const m of this.channel.render((items[i] as Item).events)) {
+          const key = JSON.stringify(m)
+          const list = byText.get(key)
+          if (list === undefined) byText.set(key, [i])
+          else list.push(i)
+          total++
+        }
+      }
+      if (total !== messages.length) return undefined
+      const owners: number[] = []
+      for (const m of messages) {
+        const i = byText.get(JSON.stringify(m))?.shift()
+        if (i === undefined) return undefined
+        owners.push(i)
+      }
+      return owners
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * A group's time ran out (its deadline, or shutdown) with a message unsent or unanswered. Items
+   * whose own deadline has passed fail; if nothing of the group reached the service yet, the others
+   * go back to the front of the queue, to travel in a later batch without the expired ones (a retry of
+   * the same message would carry the alerts just reported failed). A group partly delivered, or one
+   * cut by shutdown, fails whole: which of its alerts the accepted part carried is unknown.
+   */
+  private cut (g: Group, error: string, deadline: number): void {
+    if (this.stop.aborted || g.accepted > 0 || g.failures.length > 0) {
+      this.settle(g, [...g.failures, error].join('; '))
+      return
+    }
+    // At least the deadline that cut the group has passed (a timer may fire a millisecond early).
+    const now = max(Date.now(), deadline)
+    const expired = g.items.filter((x) => x.deadline <= now)
+    const rest = g.items.filter((x) => x.deadline > now)
+    this.settle({ ...this.group(expired, g.messages), attempts: g.attempts, events: g.events }, error)
+    g.settled = true
+    if (rest.length === 0) return
+    for (const x of rest) {
+      x.tried = (x.tried ?? 0) + g.attempts
+      this.counts[x.severity]++
+      this.queuedEvents += x.events.length
+    }
+    this.queue.putBack(rest)
+    this.sweepLater()
+  }
+
+  /** Reports every item of a group: delivered (no error) or failed with `error`. */
+  private settle (g: Group, error: string | undefined): void {
+    g.settled = true
+    if (g.items.length === 0) return
+    const ok = error === undefined
+    if (ok) {
+      this.counters.delivered += g.events
+      if (g.events > 1) this.counters.digests++
+    } else {
+      let n = 0
+      for (const x of g.items) n += x.events.length
+      this.counters.failed += n
+    }
+    const report: DeliveryReport = ok ? { channel: this.name, ok, attempts: g.attempts } : { channel: this.name, ok, attempts: g.attempts, error }
+    if (g.events > 1) report.digestOf = g.events
+    for (const x of g.items) x.resolve(x.tried === undefined ? { ...report } : { ...report, attempts: report.attempts + x.tried })
   }
 
   private failAll (error: string): void {
-    const all = this.queue.splice(0)
+    const all = this.queue.drain()
     this.removed(all)
     for (const x of all) {
       this.counters.failed += x.events.length
@@ -215,91 +516,78 @@ export class Deliverer {
     }
   }
 
-  /** Alerts that waited past deliveryTimeoutMs fail (and go to failover) instead of waiting on. */
-  private expire (items: Item[]): void {
+  private expiredReport (): DeliveryReport {
+    return { channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` }
+  }
+
+  /**
+   * Alerts at the front that waited past deliveryTimeoutMs fail (and go to failover) instead of being
+   * sent late. Deadlines grow along the queue (admission time + a fixed timeout), so the front is
+   * where they expire; the sweeper catches any other.
+   */
+  private expireFront (): void {
     const now = Date.now()
-    for (const x of items) {
-      if (x.deadline <= now) {
-        x.done = true
-        this.counters.failed += x.events.length
-        x.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` })
-      }
+    while (this.queue.size > 0 && this.queue.at(0).deadline <= now) {
+      const [x] = this.queue.take(1) as [Item]
+      this.removed([x])
+      this.counters.failed += x.events.length
+      x.resolve(this.expiredReport())
     }
   }
 
   private sweepLater (): void {
-    if (this.sweeper !== undefined || this.queue.length === 0) return
+    if (this.sweeper !== undefined || this.queue.size === 0) return
     this.sweeper = setTimeout(() => {
       this.sweeper = undefined
       const now = Date.now()
-      for (let i = this.queue.length - 1; i >= 0; i--) {
-        const x = this.queue[i] as Item
-        if (x.deadline <= now) {
-          this.removed(this.queue.splice(i, 1))
-          this.counters.failed += x.events.length
-          x.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` })
-        }
+      const expired = this.queue.removeWhere((x) => x.deadline <= now)
+      this.removed(expired)
+      for (const x of expired) {
+        this.counters.failed += x.events.length
+        x.resolve(this.expiredReport())
       }
       this.sweepLater()
     }, 1000)
     this.sweeper.unref()
   }
 
-  private async run (events: readonly AlertEvent[], deadline: number): Promise<DeliveryReport> {
+  /**
+   * One message until the service accepts it: a token per attempt, retries with backoff (at least
+   * what the service asked), no retry of a permanent error; bounded by `deadline` and shutdown.
+   */
+  private async transmit (message: unknown, deadline: number): Promise<Sent> {
     const name = this.name
-    let messages: unknown[]
-    try {
-      messages = this.channel.render(events)
-    } catch (err) {
-      return { channel: name, ok: false, attempts: 0, error: this.mask(`${name}: could not render: ${(err as Error).message}`) }
-    }
     const { signal: budget, dispose } = deadlineSignal(this.stop, deadline - Date.now(), `not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)`)
-    let attempts = 0
-    // A message that fails for good does not stop the others (one SMS recipient who unsubscribed, one
-    // Alertmanager of a cluster, one part of a split digest): each message is its own delivery; the
-    // report fails when any of them did. The budget running out (deadline, shutdown) stops everything.
-    const failures: string[] = []
+    let tries = 0
+    const cut = (error: string): Sent => ({ ok: false, attempts: tries, error, cut: true })
     try {
-      for (const message of messages) {
-        let tries = 0
-        for (;;) {
-          if (this.bucket !== undefined && !(await this.bucket.take(budget))) return this.partial(this.ended(attempts, budget), failures)
-          tries++
-          attempts++
-          this.counters.attempts++
-          if (tries > 1) this.counters.retried++
-          const outcome = await this.attempt(message, budget)
-          this.bucket?.answered()
-          if (outcome.ok) { this.counters.messages++; break }
-          if (outcome.retryAfterMs !== undefined) this.bucket?.pause(outcome.retryAfterMs)
-          const error = this.mask(outcome.error)
-          if (!outcome.retryable) { failures.push(`${error} (permanent, not retried)`); break }
-          if (tries >= this.cfg.retry.maxAttempts) { failures.push(`${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`); break }
-          if (budget.aborted) return this.partial({ ...this.ended(attempts, budget), error: `${error} (${reason(budget)})` }, failures)
-          const wait = backoffMs(tries, this.cfg.retry, outcome.retryAfterMs)
-          if (!(await sleep(wait, budget))) return this.partial({ ...this.ended(attempts, budget), error: `${error} (${reason(budget)} before the next attempt)` }, failures)
-        }
+      for (;;) {
+        if (budget.aborted) return cut(`${name}: ${reason(budget)}`)
+        if (this.bucket !== undefined && !(await this.bucket.take(budget))) return cut(`${name}: ${reason(budget)}`)
+        tries++
+        this.counters.attempts++
+        if (tries > 1) this.counters.retried++
+        const outcome = await this.attempt(message, budget)
+        this.bucket?.answered()
+        if (outcome.ok) { this.counters.messages++; return { ok: true, attempts: tries } }
+        if (outcome.retryAfterMs !== undefined) this.bucket?.pause(outcome.retryAfterMs)
+        const error = this.mask(outcome.error)
+        if (!outcome.retryable) return { ok: false, attempts: tries, error: `${error} (permanent, not retried)`, cut: false }
+        if (tries >= this.cfg.retry.maxAttempts) return { ok: false, attempts: tries, error: `${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, cut: false }
+        if (budget.aborted) return cut(`${error} (${reason(budget)})`)
+        const wait = backoffMs(tries, this.cfg.retry, outcome.retryAfterMs)
+        if (!(await sleep(wait, budget))) return cut(`${error} (${reason(budget)} before the next attempt)`)
       }
     } finally {
       dispose()
     }
-    if (failures.length === 0) return { channel: name, ok: true, attempts }
-    const of = messages.length > 1 ? ` [${failures.length} of ${messages.length} messages failed]` : ''
-    return { channel: name, ok: false, attempts, error: failures.join('; ') + of }
-  }
-
-  private partial (r: DeliveryReport, earlier: readonly string[]): DeliveryReport {
-    return earlier.length === 0 ? r : { ...r, error: [...earlier, r.error].join('; ') }
-  }
-
-  private ended (attempts: number, budget: AbortSignal): DeliveryReport {
-    return { channel: this.name, ok: false, attempts, error: `${this.name}: ${reason(budget)}` }
   }
 
   private async attempt (message: unknown, budget: AbortSignal): Promise<Outcome> {
     const ms = this.cfg.timeoutMs
     const { signal, dispose } = deadlineSignal(budget, ms, `attempt timed out after ${ms} ms`)
     const what = this.name
+    const started = Date.now()
     try {
       return await Promise.race([
         this.channel.send(message, { signal }),
@@ -310,6 +598,9 @@ export class Deliverer {
       return outcomeFromError(err, what, signal)
     } finally {
       dispose()
+      // A moving average, so that one slow answer does not shrink every later digest to one alert.
+      const took = Date.now() - started
+      this.rttMs = this.rttMs === 0 ? took : 0.8 * this.rttMs + 0.2 * took
     }
   }
 
@@ -328,6 +619,8 @@ function deadlineSignal (parent: AbortSignal, ms: number, message: string): { si
   const t = setTimeout(() => c.abort(new Error(message)), Math.max(0, ms))
   const onParent = (): void => c.abort(parent.reason)
   if (parent.aborted) c.abort(parent.reason)
+  // A deadline already past aborts now, not on the next timer tick: no request may leave after it.
+  else if (ms <= 0) c.abort(new Error(message))
   else parent.addEventListener('abort', onParent, { once: true })
   return { signal: c.signal, dispose: () => { clearTimeout(t); parent.removeEventListener('abort', onParent) } }
 }

@@ -40,6 +40,20 @@ export class TokenBucket {
     return Math.max(pause, forToken)
   }
 
+  /**
+   * Milliseconds from now until `n` requests could have left, one token each, taken as soon as each
+   * is there (0 for n ≤ the tokens at hand). A lower bound: it cannot know how long each answer
+   * takes (see `answered`). The deliverer sizes a digest with it, so that a batch only takes alerts
+   * whose deadlines leave time to send all of its messages.
+   */
+  msFor (n: number): number {
+    this.refill()
+    const pause = Math.max(0, this.pausedUntil - this.now())
+    // What has refilled by the end of a pause (tokens keep accruing while paused, up to the burst).
+    const atStart = Math.min(this.limit.burst, this.tokens + pause * this.ratePerMs)
+    return pause + (n <= atStart ? 0 : Math.ceil((n - atStart) / this.ratePerMs))
+  }
+
   /** Waits for a token and takes it; false when `signal` aborted first. */
   async take (signal?: AbortSignal): Promise<boolean> {
     for (;;) {
