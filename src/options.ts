@@ -339,7 +339,12 @@ const optionsSchema = z.strictObject({
     /** Settled alerts older than this are deleted (at start and hourly). Default 30. */
     maxAgeDays: z.number().positive().finite().optional(),
     /** Beyond this many alerts the oldest settled ones are deleted. Default 1000000. */
-    maxRows: positiveInt.optional()
+    maxRows: positiveInt.optional(),
+    /**
+     * A process sharing the store heartbeats in it; an unsettled alert of a process whose heartbeat is
+     * older than this is taken over by a live one (SPEC §15). In ms. Default 30000.
+     */
+    leaseMs: positiveInt.optional()
   }).optional()
 })
 
@@ -467,7 +472,7 @@ export interface ResolvedOptions {
   shutdownTimeoutMs: number
   maxLineLength: number
   destination: string | number | undefined
-  store: { path: string, maxAgeDays: number, maxRows: number } | undefined
+  store: { path: string, maxAgeDays: number, maxRows: number, leaseMs: number } | undefined
   /** Start-up warnings (partly configured channels), printed once. */
   warnings: string[]
 }
@@ -688,7 +693,7 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
     shutdownTimeoutMs: o.shutdownTimeoutMs ?? 8000,
     maxLineLength: o.maxLineLength ?? 1024 * 1024,
     destination: o.destination,
-    store: storePath === undefined ? undefined : { path: storePath, maxAgeDays: o.store?.maxAgeDays ?? 30, maxRows: o.store?.maxRows ?? 1_000_000 },
+    store: storePath === undefined ? undefined : { path: storePath, maxAgeDays: o.store?.maxAgeDays ?? 30, maxRows: o.store?.maxRows ?? 1_000_000, leaseMs: o.store?.leaseMs ?? 30_000 },
     warnings
   }
 }

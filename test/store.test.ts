@@ -79,7 +79,7 @@ describe('store: history, receipts, summary', () => {
 
   it('RISK_ALERTS_STORE sets the path; options win', () => {
     const on = createAlerter({ channels: quiet }, { env: { RISK_ALERTS_STORE: '/tmp/x.db' } })
-    expect(on.options.store).toEqual({ path: '/tmp/x.db', maxAgeDays: 30, maxRows: 1_000_000 })
+    expect(on.options.store).toEqual({ path: '/tmp/x.db', maxAgeDays: 30, maxRows: 1_000_000, leaseMs: 30_000 })
     void on.close().catch(() => {})
   })
 })

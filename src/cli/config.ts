@@ -35,7 +35,7 @@ export function loadConfig (g: GlobalOptions, env: NodeJS.ProcessEnv = process.e
     throw err
   }
   if (g.store !== undefined) {
-    opts = { ...opts, store: { path: g.store, maxAgeDays: opts.store?.maxAgeDays ?? 30, maxRows: opts.store?.maxRows ?? 1_000_000 } }
+    opts = { ...opts, store: { path: g.store, maxAgeDays: opts.store?.maxAgeDays ?? 30, maxRows: opts.store?.maxRows ?? 1_000_000, leaseMs: opts.store?.leaseMs ?? 30_000 } }
   }
   return opts
 }
