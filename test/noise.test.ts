@@ -218,3 +218,27 @@ describe('escalation', () => {
     }
   })
 })
+
+describe('inhibition stays bounded', () => {
+  it('sources with a label unique per alert are forgotten: past their window, and beyond MAX_SOURCES the least recently seen', async () => {
+    const { Inhibitor, MAX_SOURCES } = await import('../src/pipeline/inhibit.js')
+    const { AlertEvent } = await import('../src/event.js')
+    const { resolveOptions } = await import('../src/options.js')
+    let t = 0
+    const opts = resolveOptions({ env: false, inhibit: [{ source: 'source="risk_gate"', target: 'source="var_gate"', equal: ['order'], windowMs: 60_000 }] }, {})
+    const inhibitor = new Inhibitor(opts.inhibit, () => t)
+    const source = (order: string): InstanceType<typeof AlertEvent> => AlertEvent.from({ source: 'risk_gate', title: 'blocked', severity: 'critical', labels: { order } })
+    const target = (order: string): InstanceType<typeof AlertEvent> => AlertEvent.from({ source: 'var_gate', title: 'VaR', severity: 'warn', labels: { order } })
+    // 50 000 orders within one window: at most MAX_SOURCES remembered, the newest ones.
+    for (let i = 0; i < 50_000; i++) inhibitor.observe(source(`o${i}`))
+    expect(inhibitor.size).toBeLessThanOrEqual(MAX_SOURCES)
+    expect(inhibitor.inhibitedBy(target('o49999'))).toBe(0)
+    expect(inhibitor.inhibitedBy(target('o0'))).toBe(-1)
+    // Past the window (60 s; 59 999 ms still inside), a sweep empties it.
+    t = 59_999
+    expect(inhibitor.inhibitedBy(target('o49998'))).toBe(0)
+    t = 60_000 + 1
+    for (let i = 0; i < 1000; i++) inhibitor.observe(target(`x${i}`)) // observations that are not sources still sweep
+    expect(inhibitor.size).toBe(0)
+  })
+})
