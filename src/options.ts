@@ -449,6 +449,10 @@ export interface CompiledRule {
   continue: boolean
   activeTime: CompiledTimeInterval[] | undefined
   muteTime: CompiledTimeInterval[] | undefined
+  /** The `timeIntervals` name `activeTime` was given as (the route decision and a mute's detail name it). */
+  activeTimeName?: string | undefined
+  /** The `timeIntervals` name `muteTime` was given as. */
+  muteTimeName?: string | undefined
   escalate: Array<{ afterMs: number, channels: string[] }>
 }
 
@@ -900,6 +904,8 @@ function resolveRules (rawRoutes: readonly unknown[], resolveNames: NameResolver
       continue: rule.continue ?? false,
       activeTime: intervalAt(rule.activeTime, `routes[${i}].activeTime`),
       muteTime: intervalAt(rule.muteTime, `routes[${i}].muteTime`),
+      activeTimeName: rule.activeTime,
+      muteTimeName: rule.muteTime,
       escalate: (rule.escalate ?? []).map((step, j) => ({ afterMs: step.afterMs, channels: resolveNames(step.channels, `routes[${i}].escalate[${j}].channels`, true, true) }))
     })
   })

@@ -27,35 +27,42 @@ const opts = resolveOptions({
   ]
 }, {})
 
-const cases: Array<[string, Partial<Parameters<typeof AlertEvent.from>[0]>, string, string[]]> = [
-  // [what, alert fields, clock (UTC), expected channels]
+// Time intervals follow Alertmanager (SPEC §7): a rule outside its activeTime or inside its muteTime
+// still matches — it ends the walk unless `continue` — but notifies nobody; it is listed in `muted`.
+const MAINT = 'routes[1] month-end-maintenance muteTime'
+const OFF_HOURS = 'routes[2] business-hours activeTime'
+
+const cases: Array<[string, Partial<Parameters<typeof AlertEvent.from>[0]>, string, string[], string[]?]> = [
+  // [what, alert fields, clock (UTC), expected channels, expected muted rules (default none)]
   ['kill switch: pager+slack, continue → critical rule adds nothing new', { source: 'kill_switch', severity: 'critical' }, '2026-11-27T12:00:00Z', ['pager', 'slack']],
-  ['kill switch at month end: critical rule muted, so continue reaches the catch-all too', { source: 'kill_switch', severity: 'critical' }, '2026-11-30T22:30:00Z', ['pager', 'slack', 'file']],
+  ['kill switch at month end: the critical rule matches muted and ends the walk (no catch-all)', { source: 'kill_switch', severity: 'critical' }, '2026-11-30T22:30:00Z', ['pager', 'slack'], [MAINT]],
   ['critical risk gate: pager', { source: 'risk_gate', severity: 'critical' }, '2026-11-27T12:00:00Z', ['pager']],
-  ['critical in month-end maintenance: falls through to the catch-all', { source: 'risk_gate', severity: 'critical' }, '2026-11-30T23:59:00Z', ['file']],
+  ['critical in month-end maintenance: muted, notifies nobody (no fall-through to the catch-all)', { source: 'risk_gate', severity: 'critical' }, '2026-11-30T23:59:00Z', [], [MAINT]],
   ['critical just before maintenance', { source: 'risk_gate', severity: 'critical' }, '2026-11-30T21:59:00Z', ['pager']],
   ['critical on the 30th of a 31-day month is not month end', { source: 'risk_gate', severity: 'critical' }, '2026-12-30T22:30:00Z', ['pager']],
-  ['critical on Dec 31 22:00 is month end', { source: 'risk_gate', severity: 'critical' }, '2026-12-31T22:00:00Z', ['file']],
+  ['critical on Dec 31 22:00 is month end: muted', { source: 'risk_gate', severity: 'critical' }, '2026-12-31T22:00:00Z', [], [MAINT]],
   ['fx warn in business hours (Fri 13:00 CET)', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-11-27T12:00:00Z', ['slack']],
-  ['fx warn after hours (Fri 18:00 CET) → email', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-11-27T17:00:00Z', ['email']],
+  ['fx warn after hours (Fri 18:00 CET): its business-hours rule matches, muted', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-11-27T17:00:00Z', [], [OFF_HOURS]],
   ['rates warn at 16:59 CET', { source: 'var_gate', severity: 'warn', labels: { desk: 'rates' } }, '2026-11-27T15:59:00Z', ['slack']],
-  ['rates warn at 17:00 CET (end is exclusive)', { source: 'var_gate', severity: 'warn', labels: { desk: 'rates' } }, '2026-11-27T16:00:00Z', ['email']],
+  ['rates warn at 17:00 CET (end is exclusive): muted', { source: 'var_gate', severity: 'warn', labels: { desk: 'rates' } }, '2026-11-27T16:00:00Z', [], [OFF_HOURS]],
   ['equities warn in business hours: not fx/rates → email', { source: 'var_gate', severity: 'warn', labels: { desk: 'equities' } }, '2026-11-27T12:00:00Z', ['email']],
-  ['warn on Saturday: business hours off, email muted → catch-all', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-11-28T12:00:00Z', ['file']],
+  ['fx warn on Saturday: outside business hours, muted (the email and catch-all rules are not consulted)', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-11-28T12:00:00Z', [], [OFF_HOURS]],
   ['warn Sunday 23:30 UTC = Monday 00:30 CET: no longer weekend → email', { source: 'var_gate', severity: 'warn' }, '2026-11-29T23:30:00Z', ['email']],
   ['info: catch-all', { source: 'heartbeat', severity: 'info' }, '2026-11-27T12:00:00Z', ['file']],
   // DST: Berlin switches to CEST (UTC+2) on 2026-03-29 and back to CET (UTC+1) on 2026-10-25.
-  ['Fri 2026-03-27 07:30Z = 08:30 CET: before business hours', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-03-27T07:30:00Z', ['email']],
+  ['Fri 2026-03-27 07:30Z = 08:30 CET: before business hours', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-03-27T07:30:00Z', [], [OFF_HOURS]],
   ['Mon 2026-03-30 07:30Z = 09:30 CEST: business hours', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-03-30T07:30:00Z', ['slack']],
-  ['Mon 2026-03-30 15:30Z = 17:30 CEST: after hours', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-03-30T15:30:00Z', ['email']],
+  ['Mon 2026-03-30 15:30Z = 17:30 CEST: after hours', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-03-30T15:30:00Z', [], [OFF_HOURS]],
   ['Fri 2026-10-23 14:30Z = 16:30 CEST: business hours', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-10-23T14:30:00Z', ['slack']],
-  ['Mon 2026-10-26 07:30Z = 08:30 CET: before business hours', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-10-26T07:30:00Z', ['email']]
+  ['Mon 2026-10-26 07:30Z = 08:30 CET: before business hours', { source: 'var_gate', severity: 'warn', labels: { desk: 'fx' } }, '2026-10-26T07:30:00Z', [], [OFF_HOURS]]
 ]
 
 describe('routing tree (fixed clock)', () => {
-  it.each(cases)('%s', (_what, fields, clock, expected) => {
+  it.each(cases)('%s', (_what, fields, clock, expected, muted = []) => {
     const e = AlertEvent.from({ title: 't', source: 's', ...fields } as never)
-    expect(routeFor(e, opts, new Date(clock)).channels.sort()).toEqual([...expected].sort())
+    const decision = routeFor(e, opts, new Date(clock))
+    expect(decision.channels.sort()).toEqual([...expected].sort())
+    expect(decision.muted.map((m) => `routes[${m.rule}] ${m.interval} ${m.why}`)).toEqual(muted)
   })
 
   it('20 cases', () => { expect(cases).toHaveLength(20) })

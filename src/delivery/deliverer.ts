@@ -43,7 +43,7 @@ export interface ChannelStats {
   failed: number
   /** Alerts dropped because the queue was full (oldest info first, then warn; never critical). */
   dropped: number
-  /** Alerts not sent on purpose (dedupe, silences: later steps). */
+  /** Alerts not sent on purpose that would have gone to this channel (silenced, inhibited, muted, deduped). */
   suppressed: number
   /** Requests made to the service (every attempt of every message). */
   attempts: number

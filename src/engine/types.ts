@@ -10,9 +10,12 @@ export interface DispatchResult {
   /** The event id ('' when the input was not a valid alert). */
   id: string
   deliveries: DeliveryReport[]
-  /** Set when nothing was sent on purpose. `resolve-unknown`: a resolved alert whose firing one was never delivered. */
-  suppressed?: 'dedupe' | 'silence' | 'inhibit' | 'resolve-unknown'
-  /** Which silence, inhibit rule or dedupe window. */
+  /**
+   * Set when nothing was sent on purpose. `resolve-unknown`: a resolved alert whose firing one was never
+   * delivered. `mute`: every rule it matched was inside its `muteTime` or outside its `activeTime`.
+   */
+  suppressed?: 'dedupe' | 'silence' | 'inhibit' | 'resolve-unknown' | 'mute'
+  /** Which silence, inhibit rule, dedupe window, or muted rule and interval (`routes[0] muted by "weekend" (muteTime)`). */
   detail?: string
   /** Set when the input was not a valid alert; nothing was sent. */
   error?: string
@@ -21,7 +24,7 @@ export interface DispatchResult {
 export interface AlerterStats {
   /** Alerts accepted by dispatch. */
   alerts: number
-  /** Alerts not sent on purpose (silenced, inhibited, deduped, unknown resolves). */
+  /** Alerts not sent on purpose (silenced, inhibited, deduped, muted, unknown resolves). */
   suppressed: number
   /** Inputs rejected by dispatch (not a valid alert). */
   rejected: number
