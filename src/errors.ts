@@ -33,3 +33,16 @@ export class InvalidAlertError extends PinoAlertsError {
 export class DashboardError extends PinoAlertsError {
   constructor (message: string, code = 'PINO_ALERTS_DASHBOARD') { super(message, code) }
 }
+
+/** A matcher string that does not parse; `position` is the 0-based index in `matcher` where parsing failed. */
+export class MatcherError extends PinoAlertsError {
+  readonly matcher: string
+  readonly position: number
+  readonly reason: string
+  constructor (matcher: string, position: number, reason: string) {
+    super(`bad matcher '${matcher}' at position ${position}: ${reason}`, 'PINO_ALERTS_BAD_MATCHER')
+    this.matcher = matcher
+    this.position = position
+    this.reason = reason
+  }
+}

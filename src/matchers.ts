@@ -9,7 +9,7 @@
  * Time intervals follow Alertmanager's `time_intervals` with camelCase keys; every field is evaluated in the
  * wall-clock time of `location` (an IANA zone, "UTC" or "Local"; default UTC).
  */
-import { ConfigError, PinoAlertsError } from './errors.js'
+import { ConfigError, MatcherError } from './errors.js'
 import { describe } from './event.js'
 import type { AlertEvent } from './event.js'
 
@@ -25,18 +25,7 @@ export interface Matcher {
   text: string
 }
 
-/** A matcher string that does not parse; `position` is the 0-based index in `matcher` where parsing failed. */
-export class MatcherError extends PinoAlertsError {
-  readonly matcher: string
-  readonly position: number
-  readonly reason: string
-  constructor (matcher: string, position: number, reason: string) {
-    super(`bad matcher '${matcher}' at position ${position}: ${reason}`, 'PINO_ALERTS_BAD_MATCHER')
-    this.matcher = matcher
-    this.position = position
-    this.reason = reason
-  }
-}
+export { MatcherError }
 
 // ---------------------------------------------------------------------------------------------------
 // Parsing
