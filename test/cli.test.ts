@@ -8,8 +8,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { barChart, formatDuration, parseDuration, table, visible } from '../src/cli/format.js'
+import { AlertStore, openStore } from '../src/store/sqlite.js'
 import { startPagerDutyFake } from './fakes/pagerduty.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
 import { tempDir } from './helpers/run.js'
@@ -608,6 +610,55 @@ describe('cli: ack and resolve reach a channel with incident state (PagerDuty fa
       expect(pd.incidents().map((i) => [i.status, i.log])).toEqual([['resolved', ['trigger', 'acknowledge', 'resolve']]])
     } finally {
       await pd.close()
+    }
+  })
+})
+
+describe('cli: tools beside the app never apply retention, nor add a process row for nothing (failures 5, 10)', () => {
+  it('resolve and history leave a 60-day-old alert of an app that keeps 365 days; only a command that wrote adds a row', async () => {
+    const hook = await startWebhookServer()
+    try {
+      const dir = tempDir()
+      const db = join(dir, 'alerts.db')
+      const now = Date.now()
+      const ev = (id: string, ts: number): any => ({ id, source: 'var_gate', severity: 'warn', title: `alert ${id}`, body: '', labels: {}, metadata: {}, timestamp: new Date(ts).toISOString(), level: 40, fingerprint: `fp-${id}`, status: 'firing' })
+      // The app's store: it keeps a year (maxAgeDays 365); one alert is 60 days old, one recent.
+      const s = AlertStore.open({ path: db, maxAgeDays: 365, maxRows: 1_000_000 })
+      s.insert(ev('old', now - 60 * 86_400_000), ['webhook'], now - 60 * 86_400_000)
+      s.receipt('old', { channel: 'webhook', ok: true, attempts: 1 }, now - 60 * 86_400_000)
+      s.settle('old', now - 60 * 86_400_000)
+      s.insert(ev('recent', now - 1000), ['webhook'], now - 1000)
+      s.receipt('recent', { channel: 'webhook', ok: true, attempts: 1 })
+      s.settle('recent')
+      s.close()
+      const rows = (): string[] => {
+        const d = new Database(db, { readonly: true })
+        try { return (d.prepare('SELECT process FROM runtime_stats').all() as Array<{ process: string }>).map((r) => r.process) } finally { d.close() }
+      }
+      // The tool's config does not say maxAgeDays (its default would be 30).
+      const cfg = writeConfig(dir, { env: false, channels: { console: { enabled: false }, webhook: { url: hook.url } }, routes: { info: ['webhook'], warn: ['webhook'], critical: ['webhook'] } })
+      for (const args of [['history'], ['stats'], ['receipts', 'old'], ['silence', 'list']]) {
+        const r = await cli([...args, '-c', cfg, '-s', db])
+        expect(r.code, r.stderr).toBe(0)
+      }
+      expect(rows()).toEqual([])
+      const r = await cli(['resolve', 'recent', '-c', cfg, '-s', db])
+      expect(r.code, r.stderr).toBe(0)
+      expect(hook.requests.map((q) => q.json<{ status: string }>().status)).toEqual(['resolved'])
+      const after = openStore(db)
+      try {
+        expect(after.get('old')).toMatchObject({ title: 'alert old', settled: true })
+        expect(after.receipts('old')).toHaveLength(1)
+      } finally { after.close() }
+      // resolve wrote an alert: one row, marked ended when it closed.
+      expect(rows()).toHaveLength(1)
+      const d = new Database(db, { readonly: true })
+      try {
+        expect(d.prepare('SELECT ended_at FROM runtime_stats').get()).toMatchObject({ ended_at: expect.any(Number) })
+        expect(d.prepare('SELECT count(*) AS n FROM alerts WHERE settled = 0').get()).toEqual({ n: 0 })
+      } finally { d.close() }
+    } finally {
+      await hook.close()
     }
   })
 })

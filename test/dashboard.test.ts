@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
 import { request, type IncomingHttpHeaders } from 'node:http'
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createAlerter, type Alerter } from '../src/alerter.js'
 import { Reporter } from '../src/report.js'
@@ -582,6 +583,37 @@ describe('pino-alerts dashboard (CLI command)', () => {
     const badPort = await runDashboard(ctx({ port: 'http' }, [], []), async () => {}, {}).catch((x: unknown) => x)
     expect((badPort as CliError).exitCode).toBe(2)
     expect(dashboardCommand.usage).toMatch(/^pino-alerts dashboard /)
+  })
+
+  it('--notify: the alerter beside the app applies no retention (a 60-day-old alert stays) and adds no process row until it writes (failures 5, 10)', async () => {
+    const own = join(tempDir(), 'app.db')
+    const now = Date.now()
+    const s = openStore(own, { readonly: false })
+    const old = { id: 'old', source: 'var_gate', severity: 'warn' as const, title: 'sixty days ago', body: '', labels: {}, metadata: {}, timestamp: new Date(now - 60 * 86_400_000).toISOString(), level: 40, fingerprint: 'fp-old', status: 'firing' as const }
+    s.insert(old, ['webhook'], now - 60 * 86_400_000)
+    s.settle('old', now - 60 * 86_400_000)
+    s.close()
+    // The app keeps 365 days; the dashboard's config (-c) does not say, and -s points at the app's store.
+    const cfg = join(tempDir(), 'alerts.json')
+    writeFileSync(cfg, JSON.stringify({ env: false, channels: { console: { enabled: false }, webhook: { url: hook.url } } }))
+    const code = await runDashboard({
+      values: { port: '0', notify: true } as never,
+      positionals: [],
+      global: { debug: false, store: own, config: cfg },
+      out: () => {},
+      err: () => {}
+    }, async (dash) => {
+      expect((await http(dash.url, 'GET', '/api/alerts/old')).status).toBe(200)
+    }, {})
+    expect(code).toBe(0)
+    const after = openStore(own)
+    stores.push(after)
+    expect(after.get('old')).toMatchObject({ title: 'sixty days ago', settled: true })
+    expect(after.runtimeStats(Number.MAX_SAFE_INTEGER)).toEqual([])
+    const raw = new Database(own, { readonly: true })
+    try {
+      expect(raw.prepare('SELECT count(*) AS n FROM runtime_stats').get()).toEqual({ n: 0 })
+    } finally { raw.close() }
   })
 
   it('the built command runs until SIGTERM and exits 0', async () => {

@@ -229,3 +229,52 @@ describe('store: schema and files', () => {
     } finally { s.close() }
   })
 })
+
+describe('store: process rows (failure 10)', () => {
+  const rows = (db: string): string[] => {
+    const d = new Database(db, { readonly: true })
+    try { return (d.prepare('SELECT process FROM runtime_stats ORDER BY process').all() as Array<{ process: string }>).map((r) => r.process) } finally { d.close() }
+  }
+  const options = (db: string): Record<string, unknown> => ({ env: false, store: { path: db, maxAgeDays: 365 }, channels: quiet })
+
+  it('a tool that writes nothing adds no row and deletes none; the owning engine deletes the rows of processes silent for a day', async () => {
+    const db = join(tempDir(), 'rows.db')
+    const now = Date.now()
+    const seed = openStore(db, { readonly: false })
+    seed.writeStats('gone-two-days-ago', {}, now - 2 * 86_400_000)
+    seed.writeStats('seen-a-minute-ago', {}, now - 60_000)
+    seed.close()
+    const tool = createAlerter(options(db), { env: {}, replay: false, reporter: new Reporter(() => {}) })
+    await tool.ready
+    await tool.close()
+    expect(rows(db)).toEqual(['gone-two-days-ago', 'seen-a-minute-ago'])
+
+    const app = createAlerter(options(db), { env: {}, reporter: new Reporter(() => {}) })
+    try {
+      await app.ready
+      const left = rows(db)
+      expect(left).not.toContain('gone-two-days-ago')
+      expect(left).toContain('seen-a-minute-ago')
+      expect(left.filter((p) => p.startsWith(`${process.pid}@`))).toHaveLength(1) // the app's own
+    } finally { await app.close() }
+  })
+
+  it('beyond 1000 rows of processes that ended, the oldest go', () => {
+    const db = join(tempDir(), 'many.db')
+    const s = AlertStore.open({ path: db, maxAgeDays: 30, maxRows: 1000 })
+    try {
+      const now = Date.now()
+      const d = new Database(db)
+      const put = d.prepare('INSERT INTO runtime_stats (process, at, stats, ended_at) VALUES (?, ?, \'{}\', ?)')
+      d.transaction(() => { for (let i = 0; i < 1200; i++) put.run(`cli-${String(i).padStart(4, '0')}`, now - 100_000 + i, now - 100_000 + i) })()
+      put.run('live', now, null)
+      d.close()
+      s.applyRetention(now)
+      const left = rows(db)
+      expect(left).toHaveLength(1001)
+      expect(left).toContain('live')
+      expect(left).toContain('cli-1199')
+      expect(left).not.toContain('cli-0199')
+    } finally { s.close() }
+  })
+})

@@ -29,7 +29,9 @@ export function commandReporter (): Reporter {
 /** Starts an alerter on the existing store; a store that cannot open is exit 2, a channel that cannot start is reported and the others work. */
 export async function storeAlerter (opts: ResolvedOptions, deps: AlerterDeps = {}): Promise<Alerter> {
   withStore(opts, false, () => {})
-  // The running app owns its outbox and escalations: this tool does not replay them.
+  // The running app owns its outbox and escalations: this tool never replays or takes them over, and
+  // applies no retention (the app's maxAgeDays, not this config's). It has a heartbeat row in the store
+  // only once it writes an alert to deliver (resolve), and marks it ended when it closes (SPEC §15).
   const alerter = createAlerter(opts, { replay: false, ...deps })
   try {
     await alerter.ready

@@ -7,10 +7,11 @@
  *   resolves.ts  the firing index and resolved events
  *   flood.ts     batches when thousands are in flight
  *   inflight.ts  what flush and close wait for
- *   replay.ts    the outbox left by the last run
+ *   replay.ts    the outbox left by the last run, and take-over in a shared store (SPEC §15)
  * and owns the lifecycle: start (channels and store), dispatch, flush, close. It never throws into
  * the caller.
  */
+import { hostname } from 'node:os'
 import { createChannel } from '../channels/channel.js'
 import { Deliverer, type ChannelStats, type DeliveryReport } from '../delivery/deliverer.js'
 import { PinoAlertsError } from '../errors.js'
@@ -33,7 +34,7 @@ import { fanOut } from './fanout.js'
 import { Floods } from './flood.js'
 import { InFlight } from './inflight.js'
 import { Recorder } from './record.js'
-import { replay } from './replay.js'
+import { heartbeatMs, Replayer } from './replay.js'
 import { Resolves } from './resolves.js'
 import { Summarizer } from './summary.js'
 import { alertRef, type Alerter, type AlerterDeps, type AlerterStats, type Deliver, type DispatchResult } from './types.js'
@@ -61,8 +62,11 @@ class Engine implements Alerter {
   private readonly floods: Floods
   private readonly summarizer: Summarizer
   private readonly deliver: Deliver
-  private readonly processId = `${process.pid}@${(process.env.HOSTNAME ?? '')}#${Math.random().toString(36).slice(2, 8)}`
-  private readonly statsTimer: NodeJS.Timeout
+  /** This engine in a shared store: the owner of what it writes, the key of its heartbeat row. */
+  private readonly processId = `${process.pid}@${hostname()}#${Math.random().toString(36).slice(2, 8)}`
+  private readonly heartbeatTimer: NodeJS.Timeout
+  /** Set for an engine that owns its outbox (AlerterDeps.replay); tools beside the app have none. */
+  private readonly replayer: Replayer | undefined
   private readonly loaded: Promise<Array<PromiseSettledResult<void>>>
   /** Set once channels and the store are up: until then alerts wait for them in `run`. */
   private readonly started: Promise<Array<PromiseSettledResult<void>>>
@@ -107,9 +111,16 @@ class Engine implements Alerter {
       : new Grouper(opts.group, async (events, channels) => ({ reports: await this.deliver(events, channels), size: events.length }), now)
     this.floods = new Floods({ deliver: this.deliver, inflight: this.inflight, reporter: this.reporter, grouping: this.grouper !== undefined, delivered: (e, d) => this.scheduleEscalation(e, d) })
     this.summarizer = new Summarizer(this.deliverers, this.reporter, deps.summaryIntervalMs ?? 60_000)
-    // With a store, the live counters are written every few seconds for the dashboard's /metrics.
-    this.statsTimer = setInterval(() => this.writeStats(), 5000)
-    this.statsTimer.unref()
+    // With a store, once this process owns something there (or replays), its heartbeat row with the
+    // live counters (the dashboard's /metrics) is written three times a lease, at most every 5 s.
+    this.heartbeatTimer = setInterval(() => { this.store.write('write the heartbeat', (s) => s.heartbeat(this.stats())) }, heartbeatMs(opts.store?.leaseMs ?? 30_000))
+    this.heartbeatTimer.unref()
+    this.replayer = deps.replay === false || opts.store === undefined
+      ? undefined
+      : new Replayer({
+        store, reporter: this.reporter, counters: this.recorder.counters, inflight: this.inflight, deliver: this.deliver,
+        escalator: () => this.escalator, has: (c) => this.deliverers.has(c), leaseMs: opts.store.leaseMs, stats: () => this.stats()
+      })
     // As many as the largest queue of a channel could hold (a loop, not Math.max(...): no spread of a list).
     let maxQueue = 0
     for (const c of opts.channels) if (c.enabled && c.maxQueue > maxQueue) maxQueue = c.maxQueue
@@ -144,9 +155,7 @@ class Engine implements Alerter {
       const storeError = failed.find((e) => e.name === 'StoreError')
       if (storeError !== undefined) throw storeError
       if (failed.length > 0) throw new Error(failed.map((e) => e.message).join('; '))
-      if (deps.replay !== false) {
-        replay({ store, reporter: this.reporter, counters: this.recorder.counters, inflight: this.inflight, deliver: this.deliver, escalator: this.escalator })
-      }
+      if (this.closing === undefined) this.replayer?.start()
     })
     this.ready.catch((err: Error) => this.reporter.notice(`pino-alerts: ${err.message}`))
   }
@@ -160,7 +169,8 @@ class Engine implements Alerter {
     const openStore = async (): Promise<void> => {
       if (opts.store === undefined) return
       const { AlertStore: Store } = await import('../store/sqlite.js')
-      this.store.store = Store.open({ ...opts.store, busyTimeoutMs: STORE_BUSY_MS })
+      // Retention belongs to the engine that owns the outbox, never to a tool beside the app.
+      this.store.store = Store.open({ ...opts.store, busyTimeoutMs: STORE_BUSY_MS, retention: this.replayer !== undefined, process: this.processId })
     }
     return await Promise.allSettled([openStore(), ...opts.channels.filter((c) => c.enabled).map(async (cfg) => {
       try {
@@ -170,10 +180,6 @@ class Engine implements Alerter {
         throw new Error(`channel "${cfg.name}" could not start: ${redact((err as Error).message, cfg.secrets)}`)
       }
     })])
-  }
-
-  private writeStats (): void {
-    this.store.write('write live counters', (s) => s.writeStats(this.processId, this.stats()))
   }
 
   dispatch (input: AlertEvent | Parameters<Alerter['dispatch']>[0]): Promise<DispatchResult> {
@@ -271,6 +277,7 @@ class Engine implements Alerter {
     this.floods.closeAll()
     void this.grouper?.flushAll()
     this.escalator?.close()
+    this.replayer?.stop()
     await this.inflight.settle(deadline)
     if (this.inflight.size > 0) {
       this.reporter.notice(`pino-alerts: shutdown deadline (${shutdownTimeoutMs} ms) reached with ${this.inflight.size} alert(s) still being delivered; stopping them`)
@@ -283,8 +290,10 @@ class Engine implements Alerter {
       await d.channel.close?.().catch(() => {})
     }))
     await releaseHttpAgent(this.stop.signal.aborted)
-    clearInterval(this.statsTimer)
-    this.writeStats()
+    clearInterval(this.heartbeatTimer)
+    // Ended cleanly: what this process still owns (cut short, escalations not yet due) is free for
+    // a live process sharing the store to take over at once.
+    this.store.write('record the end of this process', (s) => s.end(this.stats()))
     this.store.store?.close()
     this.summarizer.close()
     this.reporter.flush()

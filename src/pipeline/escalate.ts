@@ -1,7 +1,9 @@
 /**
  * Escalation: a rule's `escalate: [{ afterMs, channels }]` steps fire unless the alert was
- * acknowledged or resolved first. With a store the pending steps are written down and re-armed at
- * the next start (overdue ones fire at once); without one they live as long as the process.
+ * acknowledged or resolved first. With a store the pending steps are written down, owned by this
+ * process, and re-armed by the next one that takes them over (replay.ts: at the next start, or by a
+ * live process sharing the store once this one is gone; overdue ones fire at once); without one they
+ * live as long as the process.
  *
  * Store calls go through the gateway (a locked or full store is reported, never thrown from a timer).
  * A step is marked `fired` once its delivery has ended, not when its timer fires: one cut short by
@@ -10,6 +12,7 @@
 import { forgetOldest } from '../bounded.js'
 import { AlertEvent } from '../event.js'
 import type { StoreGateway } from '../store/gateway.js'
+import type { StoredStep } from '../store/sqlite.js'
 
 export interface EscalationStep { afterMs: number, channels: string[] }
 
@@ -37,11 +40,9 @@ export class Escalator {
     })
   }
 
-  /** Re-arms what a previous run left pending. */
-  restore (): number {
-    const pending = this.store.read('read pending escalations', (s) => s.pendingEscalations()) ?? []
-    for (const p of pending) this.arm(AlertEvent.fromJSON(p.event), p.step, p.dueAt, p.channels)
-    return pending.length
+  /** Arms steps taken over from the store (left pending by a previous run or a process that is gone). */
+  adopt (steps: readonly StoredStep[]): void {
+    for (const p of steps) this.arm(AlertEvent.fromJSON(p.event), p.step, p.dueAt, p.channels)
   }
 
   /** Acknowledged or resolved: no further step fires. */
@@ -64,11 +65,13 @@ export class Escalator {
     if (this.timers.has(key)) return
     const t = setTimeout(() => {
       this.timers.delete(key)
+      const stored = this.store.read('read an escalation step', (s) => s.escalationStep(event.id, step))
+      // Taken over by another process (this one's heartbeat lapsed): that one fires it.
+      if (stored !== undefined && stored.owner !== null && stored.owner !== this.store.store?.owner) return
       // Acknowledged or resolved here, or by another process through the store (CLI, dashboard).
-      const stored = this.store.read('read an escalation step', (s) => s.escalationState(event.id, step))
       const acked = this.store.read('read an acknowledgement', (s) => s.acked(event.id))
-      if (this.done.has(event.id) || acked !== undefined || (stored !== undefined && stored !== 'pending')) {
-        this.store.write('cancel an escalation step', (s) => s.setEscalation(event.id, step, 'cancelled'))
+      if (this.done.has(event.id) || acked !== undefined || (stored !== undefined && stored.state !== 'pending')) {
+        if (stored === undefined || stored.state === 'pending') this.store.write('cancel an escalation step', (s) => s.setEscalation(event.id, step, 'cancelled'))
         return
       }
       void this.fire(event, channels, step).then((final) => {

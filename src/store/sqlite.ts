@@ -6,10 +6,15 @@
  * the shutdown deadline, and is delivered again to the channels that had not delivered it, with the
  * original id as the idempotency key.
  *
+ * Shared by several processes (SPEC §15), an unsettled alert and a pending escalation step belong to
+ * the process that wrote them (`owner`); each such process heartbeats in `runtime_stats`, and only what
+ * no live process owns is taken over (`takeOverAlerts`, `takeOverSteps`).
+ *
  * better-sqlite3 is an optional dependency, loaded only when a store is configured.
  */
 import { createRequire } from 'node:module'
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { hostname } from 'node:os'
 import { dirname, resolve } from 'node:path'
 import { PinoAlertsError } from '../errors.js'
 import type { AlertEventJSON, AlertStatus, Severity } from '../event.js'
@@ -89,7 +94,20 @@ export const MIGRATIONS: readonly string[] = [
      process TEXT PRIMARY KEY,
      at INTEGER NOT NULL,
      stats TEXT NOT NULL
-   );`
+   );`,
+  // 5: a store shared by several processes (SPEC §15): the owner of each unsettled alert and pending
+  // escalation step; runtime_stats is also each process's heartbeat (at), with its lease, pid and
+  // host (to tell a process gone from this machine) and when it ended cleanly. Rows written before
+  // have no owner: the first process to look takes them.
+  `ALTER TABLE alerts ADD COLUMN owner TEXT;
+   ALTER TABLE escalations ADD COLUMN owner TEXT;
+   ALTER TABLE runtime_stats ADD COLUMN lease_ms INTEGER;
+   ALTER TABLE runtime_stats ADD COLUMN pid INTEGER;
+   ALTER TABLE runtime_stats ADD COLUMN host TEXT;
+   ALTER TABLE runtime_stats ADD COLUMN started_at INTEGER;
+   ALTER TABLE runtime_stats ADD COLUMN ended_at INTEGER;
+   CREATE INDEX alerts_unsettled_owner ON alerts(owner) WHERE settled = 0;
+   CREATE INDEX runtime_stats_at ON runtime_stats(at);`
 ]
 export const SCHEMA_VERSION = MIGRATIONS.length
 
@@ -168,6 +186,67 @@ export interface StoreOptions {
    * delivery path every millisecond of it holds every alert back.
    */
   busyTimeoutMs?: number
+  /**
+   * Apply retention (`maxAgeDays`, `maxRows`, and the rows of processes silent for a day) at open and
+   * hourly. Default false: only the engine that owns the outbox (one that replays) passes true; tools
+   * beside the app (CLI, dashboard) and readers never delete anything.
+   */
+  retention?: boolean
+  /**
+   * This process's id in a shared store (SPEC §15): the alerts and escalation steps it writes are owned
+   * by it, and from its first such write (or `register()`) it has a heartbeat row. Unset: writes have no
+   * owner and no row is ever written.
+   */
+  process?: string
+  /** How long this process's heartbeat stands for it, recorded with it (others judge it by this). Default 30000. */
+  leaseMs?: number
+}
+
+/** A process writing to the store, from its heartbeat row in `runtime_stats`. */
+export interface ProcessRow {
+  process: string
+  /** Its last heartbeat (epoch ms). */
+  at: number
+  pid?: number
+  /** Machine (and PID namespace) it runs on: see `localHost()`. */
+  host?: string
+  leaseMs?: number
+  /** When it closed cleanly. */
+  endedAt?: number
+}
+
+/** What makes an owner dead: no heartbeat row, ended, a heartbeat older than its lease, or known gone. */
+export interface Liveness {
+  now: number
+  /** For an owner that recorded no lease of its own. */
+  leaseMs: number
+  /** Owners known to have exited (their pid no longer exists on this machine), heartbeat or not. */
+  gone: readonly string[]
+}
+
+/** An escalation step as stored, with the event it escalates. */
+export interface StoredStep { alertId: string, step: number, dueAt: number, channels: string[], event: AlertEventJSON }
+
+/** Process rows of processes silent for longer than this are deleted by retention. */
+const PROCESS_ROW_MAX_AGE_MS = 86_400_000
+/** At most this many rows of processes that ended are kept (one per CLI run that wrote). */
+const ENDED_PROCESS_ROWS_MAX = 1000
+
+/** SQL: the owner in `owner` (a column or parameter) is not alive, given @now, @lease, @gone (a JSON list). */
+const ownerDead = (owner: string): string => `NOT EXISTS (SELECT 1 FROM runtime_stats p WHERE p.process = ${owner} AND p.ended_at IS NULL
+  AND p.at >= @now - coalesce(p.lease_ms, @lease) AND p.process NOT IN (SELECT value FROM json_each(@gone)))`
+
+let host: string | undefined
+/**
+ * This machine as process rows name it: host name, boot id and PID namespace (Linux), so that a pid
+ * is only ever looked up where it means the same process.
+ */
+export function localHost (): string {
+  if (host !== undefined) return host
+  host = hostname()
+  try { host += '/' + readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() } catch { /* not Linux */ }
+  try { host += '/' + readlinkSync('/proc/self/ns/pid') } catch { /* not Linux */ }
+  return host
 }
 
 interface Db {
@@ -204,6 +283,8 @@ export class AlertStore {
   private readonly db: Db
   private retentionTimer: NodeJS.Timeout | undefined
   private closed = false
+  /** This process has a heartbeat row (it owns, or owned, something here). */
+  private registered = false
 
   private constructor (db: Db, path: string, private readonly opts: StoreOptions) {
     this.db = db
@@ -258,7 +339,7 @@ export class AlertStore {
     }
     if (opts.busyTimeoutMs !== undefined) db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs))}`)
     const store = new AlertStore(db, path, opts)
-    if (opts.readonly !== true) {
+    if (opts.readonly !== true && opts.retention === true) {
       store.applyRetention()
       store.retentionTimer = setInterval(() => { try { store.applyRetention() } catch { /* reported by the next query */ } }, 3_600_000)
       store.retentionTimer.unref()
@@ -273,10 +354,12 @@ export class AlertStore {
    * A `suppressed` alert (silenced, inhibited, deduped, …) is recorded settled: nothing to deliver.
    */
   insert (event: AlertEventJSON, routes: readonly string[], receivedAt = Date.now(), suppressed?: string): void {
-    this.db.prepare(`INSERT OR IGNORE INTO alerts (id, ts, received_at, source, severity, status, title, fingerprint, event, routes, suppressed, settled, settled_at)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+    // An alert to deliver belongs to this process: its heartbeat row comes first.
+    const owner = suppressed === undefined ? this.own() : null
+    this.db.prepare(`INSERT OR IGNORE INTO alerts (id, ts, received_at, source, severity, status, title, fingerprint, event, routes, suppressed, settled, settled_at, owner)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       event.id, Date.parse(event.timestamp), receivedAt, event.source, event.severity, event.status, event.title,
-      event.fingerprint, JSON.stringify(event), JSON.stringify(routes), suppressed ?? null, suppressed === undefined ? 0 : 1, suppressed === undefined ? null : receivedAt)
+      event.fingerprint, JSON.stringify(event), JSON.stringify(routes), suppressed ?? null, suppressed === undefined ? 0 : 1, suppressed === undefined ? null : receivedAt, owner)
   }
 
   /** Replaces the stored event (the text actually sent: repeats count, firing duration). */
@@ -329,27 +412,20 @@ export class AlertStore {
   }
 
   addEscalation (alertId: string, step: number, dueAt: number, channels: readonly string[]): void {
-    this.db.prepare('INSERT OR IGNORE INTO escalations (alert_id, step, due_at, channels) VALUES (?, ?, ?, ?)').run(alertId, step, dueAt, JSON.stringify(channels))
+    this.db.prepare('INSERT OR IGNORE INTO escalations (alert_id, step, due_at, channels, owner) VALUES (?, ?, ?, ?, ?)').run(alertId, step, dueAt, JSON.stringify(channels), this.own())
   }
 
   setEscalation (alertId: string, step: number, state: 'fired' | 'cancelled'): void {
     this.db.prepare('UPDATE escalations SET state = ? WHERE alert_id = ? AND step = ?').run(state, alertId, step)
   }
 
-  /** The stored state of one step (another process may have cancelled it by a resolve or an ack). */
-  escalationState (alertId: string, step: number): string | undefined {
-    const r = this.db.prepare('SELECT state FROM escalations WHERE alert_id = ? AND step = ?').get(alertId, step) as { state: string } | undefined
-    return r?.state
+  /** One step as stored: another process may have cancelled it (a resolve, an ack) or taken it over (owner). */
+  escalationStep (alertId: string, step: number): { state: string, owner: string | null } | undefined {
+    return this.db.prepare('SELECT state, owner FROM escalations WHERE alert_id = ? AND step = ?').get(alertId, step) as { state: string, owner: string | null } | undefined
   }
 
   cancelEscalations (alertId: string): void {
     this.db.prepare("UPDATE escalations SET state = 'cancelled' WHERE alert_id = ? AND state = 'pending'").run(alertId)
-  }
-
-  pendingEscalations (): Array<{ alertId: string, step: number, dueAt: number, channels: string[], event: AlertEventJSON }> {
-    const rows = this.db.prepare(`SELECT e.alert_id, e.step, e.due_at, e.channels, a.event FROM escalations e JOIN alerts a ON a.id = e.alert_id
-      WHERE e.state = 'pending' ORDER BY e.due_at`).all() as Array<{ alert_id: string, step: number, due_at: number, channels: string, event: string }>
-    return rows.map((r) => ({ alertId: r.alert_id, step: r.step, dueAt: r.due_at, channels: JSON.parse(r.channels) as string[], event: JSON.parse(r.event) as AlertEventJSON }))
   }
 
   receipt (alertId: string, r: { channel: string, ok: boolean, attempts: number, error?: string, standInFor?: string }, at = Date.now()): void {
@@ -364,10 +440,125 @@ export class AlertStore {
     this.db.prepare('UPDATE alerts SET settled = 1, settled_at = ? WHERE id = ?').run(at, alertId)
   }
 
-  /** What the last run left undelivered, oldest first. */
+  /** Every alert not yet settled, whoever owns it, oldest first. */
   unsettled (limit = 100_000): Outboxed[] {
     const rows = this.db.prepare('SELECT id, event, routes FROM alerts WHERE settled = 0 ORDER BY received_at, rowid LIMIT ?').all(limit) as Array<{ id: string, event: string, routes: string }>
-    return rows.map((r) => ({ event: JSON.parse(r.event) as AlertEventJSON, routes: JSON.parse(r.routes) as string[], receipts: this.receipts(r.id) }))
+    return rows.map((r) => this.outboxed(r))
+  }
+
+  private outboxed (r: { id: string, event: string, routes: string }): Outboxed {
+    return { event: JSON.parse(r.event) as AlertEventJSON, routes: JSON.parse(r.routes) as string[], receipts: this.receipts(r.id) }
+  }
+
+  // -- ownership in a shared store (SPEC §15) ----------------------------------------------------------
+
+  /** This process's id as the owner of what it writes, its heartbeat row written first; null without one. */
+  private own (): string | null {
+    if (this.opts.process === undefined) return null
+    if (!this.registered) this.register()
+    return this.opts.process
+  }
+
+  /**
+   * This process's heartbeat row: written when it first owns something, or at once by an engine that
+   * replays (it may take over from the start). With `stats`, its live counters too.
+   */
+  register (stats?: unknown, at = Date.now()): void {
+    if (this.opts.process === undefined) return
+    this.db.prepare(`INSERT INTO runtime_stats (process, at, stats, lease_ms, pid, host, started_at) VALUES (@me, @at, coalesce(@stats, '{}'), @lease, @pid, @host, @at)
+      ON CONFLICT (process) DO UPDATE SET at = excluded.at, stats = coalesce(@stats, runtime_stats.stats), lease_ms = excluded.lease_ms,
+        pid = excluded.pid, host = excluded.host, ended_at = NULL`)
+      .run({ me: this.opts.process, at, stats: stats === undefined ? null : JSON.stringify(stats), lease: this.opts.leaseMs ?? 30_000, pid: process.pid, host: localHost() })
+    this.registered = true
+  }
+
+  /** The heartbeat, every few seconds, with the live counters; nothing while this process owns nothing here. */
+  heartbeat (stats: unknown, at = Date.now()): void {
+    if (this.registered) this.register(stats, at)
+  }
+
+  /**
+   * A clean end: the last counters and `ended_at`. Whatever this process still owns (alerts cut short by
+   * the shutdown deadline, escalation steps not yet due) is then free for a live process to take over.
+   */
+  end (stats: unknown, at = Date.now()): void {
+    if (!this.registered) return
+    this.register(stats, at)
+    this.db.prepare('UPDATE runtime_stats SET ended_at = ? WHERE process = ?').run(at, this.opts.process)
+    this.registered = false
+  }
+
+  /** Every process row (heartbeats), newest first. */
+  processes (): ProcessRow[] {
+    const rows = this.db.prepare('SELECT process, at, pid, host, lease_ms, ended_at FROM runtime_stats ORDER BY at DESC').all() as Array<{ process: string, at: number, pid: number | null, host: string | null, lease_ms: number | null, ended_at: number | null }>
+    return rows.map((r) => {
+      const out: ProcessRow = { process: r.process, at: r.at }
+      if (r.pid !== null) out.pid = r.pid
+      if (r.host !== null) out.host = r.host
+      if (r.lease_ms !== null) out.leaseMs = r.lease_ms
+      if (r.ended_at !== null) out.endedAt = r.ended_at
+      return out
+    })
+  }
+
+  /**
+   * Takes over unsettled alerts that no live process owns (no owner, or one that ended, is silent for
+   * longer than its lease, or is gone), oldest first. Each is claimed by one UPDATE that holds only while
+   * its owner is still that dead one: of two processes taking over at once, exactly one gets it. `accept`
+   * says which this process can deliver (it has their remaining channels); the others stay.
+   */
+  takeOverAlerts (me: string, live: Liveness, accept: (o: Outboxed) => boolean, limit = 100_000): Array<Outboxed & { from: string | null }> {
+    const params = { me, now: live.now, lease: live.leaseMs, gone: JSON.stringify(live.gone) }
+    // Read first: most of the time there is nothing to take, and no write lock is needed.
+    const owners = this.deadOwners(params)
+    if (owners.length === 0) return []
+    const claim = this.db.prepare(`UPDATE alerts SET owner = @me WHERE id = @id AND settled = 0 AND owner IS @from AND ${ownerDead('@from')}`)
+    const out: Array<Outboxed & { from: string | null }> = []
+    const run = this.db.transaction(() => {
+      for (const from of owners) {
+        const rows = this.db.prepare('SELECT id, event, routes FROM alerts INDEXED BY alerts_unsettled_owner WHERE settled = 0 AND owner IS ? ORDER BY received_at, rowid LIMIT ?').all(from, limit - out.length) as Array<{ id: string, event: string, routes: string }>
+        for (const r of rows) {
+          const o = this.outboxed(r)
+          if (accept(o) && claim.run({ ...params, id: r.id, from }).changes === 1) out.push({ ...o, from })
+        }
+        if (out.length >= limit) break
+      }
+    }) as unknown as { immediate: () => void }
+    run.immediate()
+    return out
+  }
+
+  /** Owners of unsettled alerts that are not alive (null: alerts with no owner), `me` never. */
+  private deadOwners (params: { me: string, now: number, lease: number, gone: string }): Array<string | null> {
+    const owners: Array<string | null> = []
+    if (this.db.prepare('SELECT 1 FROM alerts WHERE settled = 0 AND owner IS NULL LIMIT 1').get() !== undefined) owners.push(null)
+    // One index step per owner, not a pass over every unsettled alert (a flood may be in flight).
+    const next = this.db.prepare('SELECT owner FROM alerts INDEXED BY alerts_unsettled_owner WHERE settled = 0 AND owner > ? ORDER BY owner LIMIT 1')
+    const dead = this.db.prepare(`SELECT ${ownerDead('@from')} AS dead`)
+    for (let r = next.get('') as { owner: string } | undefined; r !== undefined; r = next.get(r.owner) as { owner: string } | undefined) {
+      if (r.owner !== params.me && (dead.get({ ...params, from: r.owner }) as { dead: number }).dead === 1) owners.push(r.owner)
+    }
+    return owners
+  }
+
+  /** Takes over pending escalation steps that no live process owns, as `takeOverAlerts` does alerts. */
+  takeOverSteps (me: string, live: Liveness, accept: (channels: string[]) => boolean): Array<StoredStep & { from: string | null }> {
+    const params = { me, now: live.now, lease: live.leaseMs, gone: JSON.stringify(live.gone) }
+    const rows = this.db.prepare(`SELECT e.alert_id, e.step, e.due_at, e.channels, e.owner, a.event FROM escalations e JOIN alerts a ON a.id = e.alert_id
+      WHERE e.state = 'pending' AND (e.owner IS NULL OR e.owner != @me) AND ${ownerDead('e.owner')} ORDER BY e.due_at`).all(params) as Array<{ alert_id: string, step: number, due_at: number, channels: string, owner: string | null, event: string }>
+    if (rows.length === 0) return []
+    // Each claim holds only while the owner is still the dead one read above.
+    const claim = this.db.prepare(`UPDATE escalations SET owner = @me WHERE alert_id = @id AND step = @step AND state = 'pending' AND owner IS @from AND ${ownerDead('@from')}`)
+    const out: Array<StoredStep & { from: string | null }> = []
+    const run = this.db.transaction(() => {
+      for (const r of rows) {
+        const channels = JSON.parse(r.channels) as string[]
+        if (!accept(channels) || claim.run({ ...params, id: r.alert_id, step: r.step, from: r.owner }).changes !== 1) continue
+        out.push({ alertId: r.alert_id, step: r.step, dueAt: r.due_at, channels, event: JSON.parse(r.event) as AlertEventJSON, from: r.owner })
+      }
+    }) as unknown as { immediate: () => void }
+    run.immediate()
+    return out
   }
 
   /** Deletes settled alerts older than maxAgeDays, then the oldest settled beyond maxRows; never unsettled ones. */
@@ -380,20 +571,25 @@ export class AlertStore {
     }
     this.db.prepare('DELETE FROM silences WHERE ends_at < ?').run(cutoff)
     this.db.prepare('DELETE FROM acks WHERE alert_id NOT IN (SELECT id FROM alerts)').run()
+    // Process rows: one per process and per CLI run that wrote. A process silent for a day is dead
+    // (with no row, what it still owns is anyone's), and of those that ended only the newest are kept.
+    this.db.prepare('DELETE FROM runtime_stats WHERE at < ?').run(now - PROCESS_ROW_MAX_AGE_MS)
+    this.db.prepare(`DELETE FROM runtime_stats WHERE ended_at IS NOT NULL AND process NOT IN
+      (SELECT process FROM runtime_stats WHERE ended_at IS NOT NULL ORDER BY at DESC LIMIT ${ENDED_PROCESS_ROWS_MAX})`).run()
     return { deleted }
   }
 
   // -- live counters --------------------------------------------------------------------------------
 
-  /** A process's latest `alerter.stats()` (written every few seconds by each alerter with a store). */
+  /** A process's latest `alerter.stats()` under any id (engines write theirs with `heartbeat`). */
   writeStats (processId: string, stats: unknown, at = Date.now()): void {
     this.db.prepare('INSERT INTO runtime_stats (process, at, stats) VALUES (?, ?, ?) ON CONFLICT (process) DO UPDATE SET at = excluded.at, stats = excluded.stats')
       .run(processId, at, JSON.stringify(stats))
   }
 
-  /** Every process's latest counters, newest first; those older than `maxAgeMs` are left out. */
+  /** The latest counters of every live process, newest first; those older than `maxAgeMs`, or ended, are left out. */
   runtimeStats (maxAgeMs = 60_000, now = Date.now()): Array<{ process: string, at: string, stats: any }> {
-    const rows = this.db.prepare('SELECT process, at, stats FROM runtime_stats WHERE at >= ? ORDER BY at DESC').all(now - maxAgeMs) as Array<{ process: string, at: number, stats: string }>
+    const rows = this.db.prepare('SELECT process, at, stats FROM runtime_stats WHERE at >= ? AND ended_at IS NULL ORDER BY at DESC').all(now - maxAgeMs) as Array<{ process: string, at: number, stats: string }>
     return rows.map((r) => ({ process: r.process, at: iso(r.at), stats: JSON.parse(r.stats) }))
   }
 
@@ -475,6 +671,9 @@ export class AlertStore {
     return { since: iso(since), until: iso(until), total, bySeverity, bySource, byChannel, buckets }
   }
 
+  /** This process's id as owner of what it writes (`StoreOptions.process`). */
+  get owner (): string | undefined { return this.opts.process }
+
   /** Schema version of the open file. */
   get version (): number { return this.db.pragma('user_version', { simple: true }) as number }
 
@@ -486,9 +685,12 @@ export class AlertStore {
   }
 }
 
-/** Opens a store file read-only for queries (CLI, dashboard, scripts); close it when done. */
+/**
+ * Opens a store file read-only for queries (CLI, dashboard, scripts); close it when done. Read-write
+ * (`readonly: false`) it never deletes anything either: retention is the app's business (its own
+ * maxAgeDays/maxRows), and writes through it have no owner (SPEC §15).
+ */
 export function openStore (path: string, opts: { readonly?: boolean } = {}): AlertStore {
-  // Retention is the writing app's business (its own maxAgeDays/maxRows): a reader never deletes.
   return AlertStore.open({ path, maxAgeDays: Infinity, maxRows: Number.MAX_SAFE_INTEGER, readonly: opts.readonly ?? true })
 }
 
