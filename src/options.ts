@@ -342,7 +342,8 @@ const optionsSchema = z.strictObject({
     maxRows: positiveInt.optional(),
     /**
      * A process sharing the store heartbeats in it; an unsettled alert of a process whose heartbeat is
-     * older than this is taken over by a live one (SPEC §15). In ms. Default 30000.
+     * older than this is taken over by a live one (SPEC §15). In ms. Default 30000. Recorded with the
+     * heartbeat: other processes judge this one by its own value.
      */
     leaseMs: positiveInt.optional()
   }).optional()

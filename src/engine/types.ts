@@ -81,9 +81,10 @@ export interface AlerterDeps {
   /** The clock for silences, dedupe windows, inhibition, grouping and time intervals (tests). Default Date.now. */
   now?: () => number
   /**
-   * Deliver what the store's outbox still holds and re-arm stored escalations at start. Default true.
-   * Tools that open an app's store beside the running app (the CLI's `resolve`, the dashboard) pass
-   * false: the app owns its outbox and its escalations.
+   * Deliver what the store's outbox still holds and re-arm stored escalations at start, take over a
+   * dead process's alerts while running, and apply retention. Default true. Tools that open an app's
+   * store beside the running app (the CLI's `resolve`, the dashboard) pass false: the app owns its
+   * outbox, its escalations and its history (SPEC §15).
    */
   replay?: boolean
 }
