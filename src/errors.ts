@@ -46,3 +46,34 @@ export class MatcherError extends PinoAlertsError {
     this.reason = reason
   }
 }
+
+/** The store could not be opened, read or written (codes `PINO_ALERTS_STORE…`). */
+export class StoreError extends PinoAlertsError {
+  constructor (message: string, code = 'PINO_ALERTS_STORE') { super(message, code) }
+}
+
+/** Every store error, whatever its code: a store that cannot open is the first thing to fix. */
+export function isStoreError (err: unknown): err is StoreError {
+  return err instanceof PinoAlertsError && err.code.startsWith('PINO_ALERTS_STORE')
+}
+
+/** A CLI failure with its exit code; the message is printed as one line `pino-alerts: …`. */
+export class CliError extends PinoAlertsError {
+  constructor (message: string, readonly exitCode: 1 | 2 = 1, readonly alreadyReported = false, code = 'PINO_ALERTS_CLI') {
+    super(message, code)
+  }
+}
+
+/** Wrong CLI flags or arguments: exit 2, with the command's usage line. */
+export class UsageError extends CliError {
+  usage: string | undefined
+  constructor (message: string, usage?: string) {
+    super(message, 2, false, 'PINO_ALERTS_USAGE')
+    this.usage = usage
+  }
+}
+
+/** A dashboard API request refused: `status` is the HTTP status answered. */
+export class ApiError extends PinoAlertsError {
+  constructor (readonly status: number, message: string, code = 'PINO_ALERTS_API') { super(message, code) }
+}

@@ -3,6 +3,7 @@
  * the exit code: 0 ok, 1 a delivery or check failed, 2 usage or configuration error.
  */
 import type { ParseArgsConfig } from 'node:util'
+import { CliError, UsageError } from '../errors.js'
 
 export type OptionSpecs = NonNullable<ParseArgsConfig['options']>
 export type Values = Record<string, string | boolean | string[] | boolean[] | undefined>
@@ -53,23 +54,7 @@ export const GLOBAL_HELP = `Global options:
       --debug         stack traces on errors
   -h, --help          this help`
 
-/** A failure with its exit code; the message is printed as one line `pino-alerts: …`. */
-export class CliError extends Error {
-  constructor (message: string, readonly exitCode: 1 | 2 = 1, readonly alreadyReported = false) {
-    super(message)
-    this.name = 'CliError'
-  }
-}
-
-/** Wrong flags or arguments: exit 2, with the command's usage line. */
-export class UsageError extends CliError {
-  usage: string | undefined
-  constructor (message: string, usage?: string) {
-    super(message, 2)
-    this.name = 'UsageError'
-    this.usage = usage
-  }
-}
+export { CliError, UsageError }
 
 export const str = (v: Values[string]): string | undefined => (typeof v === 'string' ? v : undefined)
 export const bool = (v: Values[string]): boolean => v === true

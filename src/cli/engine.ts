@@ -5,6 +5,7 @@
  */
 import { createAlerter, type Alerter, type AlerterDeps } from '../alerter.js'
 import { createChannel, type Channel } from '../channels/channel.js'
+import { isStoreError } from '../errors.js'
 import { releaseHttpAgent, retainHttpAgent } from '../http/client.js'
 import { AlertEvent } from '../event.js'
 import type { ResolvedOptions } from '../options.js'
@@ -36,7 +37,7 @@ export async function storeAlerter (opts: ResolvedOptions, deps: AlerterDeps = {
   try {
     await alerter.ready
   } catch (err) {
-    if ((err as Error).name === 'StoreError') {
+    if (isStoreError(err)) {
       await alerter.close()
       throw new CliError((err as Error).message, 2, true)
     }

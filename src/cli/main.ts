@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { PinoAlertsError } from '../errors.js'
 import { CliError, GLOBAL_HELP, GLOBAL_OPTIONS, UsageError, type Command, type Context, type GlobalOptions } from './command.js'
 
 interface Entry { summary: string, load: () => Promise<{ default: Command }> }
@@ -133,7 +134,7 @@ function exit (code: number): void {
 
 function report (err: unknown, debug: boolean): number {
   const e = err as Error & { exitCode?: number, usage?: string, alreadyReported?: boolean, code?: string }
-  const code = err instanceof CliError ? err.exitCode : e?.name === 'ConfigError' ? 2 : 1
+  const code = err instanceof CliError ? err.exitCode : err instanceof PinoAlertsError && err.code === 'PINO_ALERTS_INVALID_OPTIONS' ? 2 : 1
   const oneLine = String(e?.message ?? err).replace(/\s*\n\s*(- )?/g, '; ')
   if (!(err instanceof CliError && err.alreadyReported)) process.stderr.write(`pino-alerts: ${oneLine}\n`)
   if (err instanceof UsageError && err.usage !== undefined) process.stderr.write(`${err.usage}\n`)

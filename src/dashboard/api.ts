@@ -4,14 +4,13 @@
  */
 import { resolve as resolvePath } from 'node:path'
 import type { Alerter } from '../alerter.js'
+import { ApiError } from '../errors.js'
 import { AlertEvent, SEVERITIES, type Severity } from '../event.js'
 import { MatcherError, matchesAlert, parseMatchers } from '../matchers.js'
 import { Silences, type SilenceInput } from '../pipeline/silence.js'
 import { toMs, type AlertStore, type HistoryEntry, type HistoryQuery, type Receipt, type StoredSilence } from '../store/sqlite.js'
 
-export class ApiError extends Error {
-  constructor (readonly status: number, message: string) { super(message) }
-}
+export { ApiError }
 
 export interface ApiResult { status: number, body: unknown }
 

@@ -14,7 +14,7 @@
 import { hostname } from 'node:os'
 import { createChannel } from '../channels/channel.js'
 import { Deliverer, type ChannelStats, type DeliveryReport } from '../delivery/deliverer.js'
-import { PinoAlertsError } from '../errors.js'
+import { isStoreError, PinoAlertsError } from '../errors.js'
 import { AlertEvent } from '../event.js'
 import { releaseHttpAgent, retainHttpAgent } from '../http/client.js'
 import { resolveOptions, type AlertsOptions, type ResolvedOptions } from '../options.js'
@@ -152,7 +152,7 @@ class Engine implements Alerter {
     this.ready = this.started.then((results) => {
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error)
       // A store that cannot open keeps its own error (code, message): it is the one to fix first.
-      const storeError = failed.find((e) => e.name === 'StoreError')
+      const storeError = failed.find((e) => isStoreError(e))
       if (storeError !== undefined) throw storeError
       if (failed.length > 0) throw new Error(failed.map((e) => e.message).join('; '))
       if (this.closing === undefined) this.replayer?.start()

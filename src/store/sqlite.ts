@@ -16,12 +16,10 @@ import { createRequire } from 'node:module'
 import { mkdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { hostname } from 'node:os'
 import { dirname, resolve } from 'node:path'
-import { PinoAlertsError } from '../errors.js'
+import { StoreError } from '../errors.js'
 import type { AlertEventJSON, AlertStatus, Severity } from '../event.js'
 
-export class StoreError extends PinoAlertsError {
-  constructor (message: string, code = 'PINO_ALERTS_STORE') { super(message, code) }
-}
+export { StoreError }
 
 // ---------------------------------------------------------------------------------------------------
 // Schema: each migration takes the file from version i to i + 1 (PRAGMA user_version).
