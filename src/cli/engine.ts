@@ -9,11 +9,11 @@ import { isStoreError } from '../errors.js'
 import { releaseHttpAgent, retainHttpAgent } from '../http/client.js'
 import { AlertEvent } from '../event.js'
 import type { ResolvedOptions } from '../options.js'
-import { redact } from '../redact.js'
 import { Reporter, stderrWriter } from '../report.js'
 import type { HistoryEntry, Receipt } from '../store/sqlite.js'
 import { CliError } from './command.js'
 import { withStore } from './config.js'
+import { tellChannels, type AckOutcome } from '../engine/ack.js'
 
 /**
  * For commands that print each channel's outcome themselves (test, resolve): the engine's stderr
@@ -64,8 +64,6 @@ export function findAlerts (opts: ResolvedOptions, idOrFingerprint: string): Fou
   })
 }
 
-export interface AckOutcome { alertId: string, channel: string, ok: boolean, error?: string }
-
 /**
  * Tells each channel that delivered an alert and keeps incident state (PagerDuty: `acknowledge`) that
  * it was acknowledged: one attempt each, so that the person running the command sees the outcome.
@@ -83,21 +81,11 @@ export async function acknowledgeOnChannels (opts: ResolvedOptions, alerts: Foun
         channels.set(cfg.name, { channel: await createChannel(cfg), timeoutMs: cfg.timeoutMs, secrets: cfg.secrets })
       } catch { /* a channel that cannot start cannot have anything to acknowledge here */ }
     }))
-    await Promise.all(alerts.flatMap((a) => {
+    const told = await Promise.all(alerts.map(async (a) => {
       const { receipts: _r, acked: _a, receivedAt: _t, settled: _s, suppressed: _x, ...json } = a
-      const event = AlertEvent.fromJSON(json)
-      return a.receipts.filter((r) => r.ok).map(async (r) => {
-        const c = channels.get(r.channel)
-        if (c?.channel.acknowledge === undefined) return
-        let out
-        try {
-          out = await c.channel.acknowledge(event, { signal: AbortSignal.timeout(c.timeoutMs) })
-        } catch (err) {
-          out = { ok: false as const, error: redact((err as Error).message, c.secrets) }
-        }
-        outcomes.push(out.ok ? { alertId: a.id, channel: r.channel, ok: true } : { alertId: a.id, channel: r.channel, ok: false, error: out.error })
-      })
+      return await tellChannels(AlertEvent.fromJSON(json), a.receipts.filter((r) => r.ok).map((r) => r.channel), (name) => channels.get(name))
     }))
+    outcomes.push(...told.flat())
   } finally {
     await Promise.all([...channels.values()].map(async (c) => await c.channel.close?.().catch(() => {})))
     await releaseHttpAgent()

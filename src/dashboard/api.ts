@@ -197,8 +197,10 @@ export class Api {
     if (before !== undefined) return { status: 200, body: { ok: true, id, acked: before, already: true } }
     // The alerter tells channels that keep incident state (PagerDuty) and stops its own escalations;
     // the store row is what every other process's escalation checks before it fires.
+    // One acknowledgement: the alerter's, which also records it (its store is this one); written here
+    // only when there is no alerter, or its store could not take it.
     if (this.alerter !== undefined) this.alerter.ack(id, by, comment)
-    this.store.ack(id, by, comment)
+    if (this.store.acked(id) === undefined) this.store.ack(id, by, comment)
     const acked = this.store.acked(id) ?? null
     this.notify('ack', { id, acked })
     return { status: 200, body: { ok: true, id, acked } }

@@ -28,6 +28,7 @@ import { redact } from '../redact.js'
 import { Reporter } from '../report.js'
 import { StoreGateway } from '../store/gateway.js'
 import type { AlertStore, HistoryEntry, HistoryQuery, Receipt, Summary, SummaryQuery } from '../store/sqlite.js'
+import { tellChannels } from './ack.js'
 import { Admission } from './admit.js'
 import { StartQueue } from './early.js'
 import { fanOut } from './fanout.js'
@@ -337,16 +338,11 @@ class Engine implements Alerter {
       if (stored !== undefined) ({ event, channels } = stored)
     }
     if (event === undefined) return
-    const ev = event
-    await Promise.all(channels.map(async (name) => {
-      const ch = this.deliverers.get(name)?.channel
-      if (ch?.acknowledge === undefined) return
-      const signal = AbortSignal.timeout(this.deliverers.get(name)?.cfg.timeoutMs ?? 10_000)
-      try {
-        const out = await ch.acknowledge(ev, { signal })
-        if (!out.ok) this.reporter.notice(`pino-alerts: ${name}: could not acknowledge alert ${id}: ${out.error}`)
-      } catch (err) { this.reporter.notice(`pino-alerts: ${name}: could not acknowledge alert ${id}: ${(err as Error).message}`) }
-    }))
+    const outcomes = await tellChannels(event, channels, (name) => {
+      const d = this.deliverers.get(name)
+      return d === undefined ? undefined : { channel: d.channel, timeoutMs: d.cfg.timeoutMs, secrets: d.cfg.secrets }
+    })
+    for (const o of outcomes) if (!o.ok) this.reporter.notice(`pino-alerts: ${o.channel}: could not acknowledge alert ${id}: ${o.error ?? ''}`)
   }
 
   silence (input: SilenceInput): Silence { return this.admission.silences.add(input) }
