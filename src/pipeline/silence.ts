@@ -22,6 +22,9 @@ export interface SilenceInput {
 
 export type Silence = StoredSilence
 
+/** What silences need of the store, and all they may touch: their own table. */
+export type SilenceStore = Pick<AlertStore, 'silences' | 'addSilence' | 'expireSilence'>
+
 const ms = (t: Date | string | number): number => (t instanceof Date ? t.getTime() : typeof t === 'number' ? t : Date.parse(t))
 
 export class Silences {
@@ -32,7 +35,7 @@ export class Silences {
 
   constructor (
     options: readonly ResolvedSilence[],
-    private readonly store: AlertStore | undefined,
+    private readonly store: SilenceStore | undefined,
     private readonly now: () => number = Date.now,
     /** Told when the store's silences cannot be read (the ones read last time stay in force). */
     private readonly onStoreError?: (err: Error) => void
