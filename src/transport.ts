@@ -162,7 +162,8 @@ export class AlertStream extends Writable {
 
   /** Calls back once the destination and the line stream can take more. */
   private afterFeed (forwardFull: boolean, cb: (err?: Error | null) => void): void {
-    const linesFull = !this.feed()
+    const linesFull = this.linesFull
+    this.linesFull = false
     if (!forwardFull && !linesFull) {
       cb()
       return
@@ -176,7 +177,6 @@ export class AlertStream extends Writable {
 
   override _final (cb: (err?: Error | null) => void): void {
     if (this.pending !== '' || this.oversized) this.endPending()
-    this.feed()
     const forwarded = this.forward === undefined
       ? Promise.resolve()
       : new Promise<void>((resolve) => {
@@ -201,13 +201,6 @@ export class AlertStream extends Writable {
   /** `logger.flush(cb)` (single target): waits for deliveries in flight. */
   flush (cb?: (err?: Error) => void): void {
     this.alerter.flush().then(() => cb?.(), (err: Error) => cb?.(err))
-  }
-
-  /** Whether the line stream took this chunk's lines without asking to wait for 'drain' (and resets that). */
-  private feed (): boolean {
-    const full = this.linesFull
-    this.linesFull = false
-    return !full
   }
 
   /** Finds the lines of `text` that may be alerts; everything else is skipped without being split. */

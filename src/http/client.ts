@@ -76,7 +76,17 @@ const dispatchers = new Map<string, Dispatcher>()
 let active = 0
 let idle: Array<() => void> = []
 
+/** Per channel (its NetOptions object, made once): the dispatcher, without building the key per request. */
+let byNet = new WeakMap<NetOptions, Dispatcher>()
+
 function dispatcherFor (net: NetOptions | undefined): Dispatcher {
+  if (net === undefined) return dispatcherForKey(undefined)
+  let d = byNet.get(net)
+  if (d === undefined) byNet.set(net, d = dispatcherForKey(net))
+  return d
+}
+
+function dispatcherForKey (net: NetOptions | undefined): Dispatcher {
   const proxy = net?.proxy
   const tls = net?.tls === undefined ? undefined : { ...(net.tls.ca === undefined ? {} : { ca: net.tls.ca }), ...(net.tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: net.tls.rejectUnauthorized }) }
   // The number of keys is bounded by the channels configured (one per distinct pair).
@@ -100,6 +110,7 @@ export async function releaseHttpAgent (force = false): Promise<void> {
   users = 0
   const all = [...dispatchers.values()]
   dispatchers.clear()
+  byNet = new WeakMap()
   if (all.length === 0) return
   // Requests in flight may finish (up to 1 s) unless the shutdown deadline has passed (force).
   if (!force && active > 0) {
