@@ -8,7 +8,7 @@ export default pinoAlertsTransport
 export { pinoAlertsTransport }
 export { AlertStream } from './transport.js'
 export { createAlerter } from './alerter.js'
-export type { Alerter, AlerterStats, DispatchResult, AlerterDeps } from './alerter.js'
+export type { Acknowledgement, AckOutcome, Alerter, AlerterStats, DispatchResult, AlerterDeps } from './alerter.js'
 export { AlertEvent, fromRecord, fingerprintOf, severityForLevel, normalizeSeverity, SEVERITIES } from './event.js'
 export type { AlertEventJSON, AlertInput, Severity, AlertStatus, TraceContext, RecordContext } from './event.js'
 export { resolveOptions, DEFAULT_ROUTES } from './options.js'

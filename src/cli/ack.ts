@@ -1,7 +1,7 @@
 /** `pino-alerts ack ID|FINGERPRINT`: acknowledges stored alerts; their pending escalation steps stop. */
 import { bool, CliError, str, UsageError, type Command } from './command.js'
-import { loadConfig, withStore } from './config.js'
-import { acknowledgeOnChannels, findAlerts } from './engine.js'
+import { loadConfig } from './config.js'
+import { commandReporter, findAlerts, storeAlerter } from './engine.js'
 import { formatTime, json, visible } from './format.js'
 import { whoami } from './silence.js'
 
@@ -34,12 +34,14 @@ Examples:
     if (found.length === 0) throw new CliError(`no alert with id or fingerprint ${target} in the store`)
     const by = str(ctx.values.by) ?? whoami()
     const comment = str(ctx.values.comment) ?? ''
-    const fresh = found.filter((a) => a.acked === undefined)
-    // Recorded first: a running pipeline's escalations check the store before each step.
-    withStore(opts, true, (s) => { for (const a of fresh) s.ack(a.id, by, comment) })
-    const channels = await acknowledgeOnChannels(opts, fresh)
+    // The engine's acknowledgement (the one the dashboard and library use): recorded in the store
+    // first (a running pipeline's escalations check it before each step), then the channels told.
+    const alerter = await storeAlerter(opts, { reporter: commandReporter() })
+    let done
+    try { done = await alerter.acknowledge(target, by, comment) } finally { await alerter.close() }
+    const { channels } = done
     if (bool(ctx.values.json)) {
-      ctx.out(json({ acknowledged: fresh.map((a) => a.id), alreadyAcknowledged: found.filter((a) => a.acked !== undefined).map((a) => a.id), by, channels }))
+      ctx.out(json({ acknowledged: done.acknowledged, alreadyAcknowledged: done.already, by, channels }))
     } else {
       for (const a of found) {
         const earlier = a.acked

@@ -1,19 +1,16 @@
 /**
- * What the commands that act on stored alerts share: looking alerts up, an alerter over the
- * configured channels and the store (resolve: the engine sends a resolve to the channels that
- * carried the firing alert), and telling channels that keep incident state of an acknowledgement.
+ * What the commands that act on stored alerts share: looking alerts up, and an alerter over the
+ * configured channels and the store, through which they act as the app would (resolve: the engine
+ * sends a resolve to the channels that carried the firing alert; ack: the engine records the
+ * acknowledgement and tells the channels that keep incident state).
  */
 import { createAlerter, type Alerter, type AlerterDeps } from '../alerter.js'
-import { createChannel, type Channel } from '../channels/channel.js'
 import { isStoreError } from '../errors.js'
-import { releaseHttpAgent, retainHttpAgent } from '../http/client.js'
-import { AlertEvent } from '../event.js'
 import type { ResolvedOptions } from '../options.js'
 import { Reporter, stderrWriter } from '../report.js'
 import type { HistoryEntry, Receipt } from '../store/sqlite.js'
 import { CliError } from './command.js'
 import { withStore } from './config.js'
-import { tellChannels, type AckOutcome } from '../engine/ack.js'
 
 /**
  * For commands that print each channel's outcome themselves (test, resolve): the engine's stderr
@@ -62,33 +59,4 @@ export function findAlerts (opts: ResolvedOptions, idOrFingerprint: string): Fou
       return found
     })
   })
-}
-
-/**
- * Tells each channel that delivered an alert and keeps incident state (PagerDuty: `acknowledge`) that
- * it was acknowledged: one attempt each, so that the person running the command sees the outcome.
- */
-export async function acknowledgeOnChannels (opts: ResolvedOptions, alerts: FoundAlert[]): Promise<AckOutcome[]> {
-  const wanted = new Set(alerts.flatMap((a) => a.receipts.filter((r) => r.ok).map((r) => r.channel)))
-  const configs = opts.channels.filter((c) => c.enabled && wanted.has(c.name) && c.type !== 'console' && c.type !== 'file')
-  if (configs.length === 0) return []
-  retainHttpAgent()
-  const channels = new Map<string, { channel: Channel, timeoutMs: number, secrets: string[] }>()
-  const outcomes: AckOutcome[] = []
-  try {
-    await Promise.all(configs.map(async (cfg) => {
-      try {
-        channels.set(cfg.name, { channel: await createChannel(cfg), timeoutMs: cfg.timeoutMs, secrets: cfg.secrets })
-      } catch { /* a channel that cannot start cannot have anything to acknowledge here */ }
-    }))
-    const told = await Promise.all(alerts.map(async (a) => {
-      const { receipts: _r, acked: _a, receivedAt: _t, settled: _s, suppressed: _x, ...json } = a
-      return await tellChannels(AlertEvent.fromJSON(json), a.receipts.filter((r) => r.ok).map((r) => r.channel), (name) => channels.get(name))
-    }))
-    outcomes.push(...told.flat())
-  } finally {
-    await Promise.all([...channels.values()].map(async (c) => await c.channel.close?.().catch(() => {})))
-    await releaseHttpAgent()
-  }
-  return outcomes
 }

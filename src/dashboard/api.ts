@@ -9,6 +9,7 @@ import { AlertEvent, SEVERITIES, type Severity } from '../event.js'
 import { MatcherError, matchesAlert, parseMatchers } from '../matchers.js'
 import { Silences, type SilenceInput } from '../pipeline/silence.js'
 import { toMs, type AlertStore, type HistoryEntry, type HistoryQuery, type Receipt, type StoredSilence } from '../store/sqlite.js'
+import { Outbox } from '../store/outbox.js'
 
 export { ApiError }
 
@@ -135,10 +136,13 @@ function passes (f: AlertFilter, item: AlertItem): boolean {
 export class Api {
   /** The attached alerter writes to this same store file (then it records what it does itself). */
   private readonly alerterWritesHere: boolean
+  /** Where this dashboard writes alerts and acknowledgements itself (a store error is an HTTP 500). */
+  private readonly outbox: Outbox
 
   constructor (private readonly store: AlertStore, private readonly alerter: Alerter | undefined, private readonly notify: Notify) {
     const path = alerter?.options.store?.path
     this.alerterWritesHere = path !== undefined && resolvePath(path) === store.path
+    this.outbox = Outbox.direct(store)
   }
 
   /** `GET /api/alerts`: newest first. */
@@ -198,9 +202,10 @@ export class Api {
     // The alerter tells channels that keep incident state (PagerDuty) and stops its own escalations;
     // the store row is what every other process's escalation checks before it fires.
     // One acknowledgement: the alerter's, which also records it (its store is this one); written here
-    // only when there is no alerter, or its store could not take it.
+    // through the outbox only when there is no alerter, it has another store, or its store could not
+    // take it (a lock held too long: reported by the alerter).
     if (this.alerter !== undefined) this.alerter.ack(id, by, comment)
-    if (this.store.acked(id) === undefined) this.store.ack(id, by, comment)
+    if (this.store.acked(id) === undefined) this.outbox.acknowledged([id], by, comment)
     const acked = this.store.acked(id) ?? null
     this.notify('ack', { id, acked })
     return { status: 200, body: { ok: true, id, acked } }
@@ -234,10 +239,7 @@ export class Api {
       if (r.error !== undefined) throw new ApiError(500, `the alerter refused the resolve: ${r.error}`)
       if (!this.alerterWritesHere && this.store.get(r.id) === undefined) {
         // The alerter has no store, or another one: keep the record here too.
-        const stored = AlertEvent.from({ ...input, id: r.id })
-        this.store.insert(stored.toJSON(), r.deliveries.map((d) => d.channel), Date.now(), r.suppressed)
-        for (const d of r.deliveries) this.store.receipt(r.id, d)
-        this.store.settle(r.id)
+        this.outbox.recorded(AlertEvent.from({ ...input, id: r.id }), r.deliveries, r.suppressed)
       }
       const notified = r.deliveries.filter((d) => d.ok).map((d) => d.channel)
       const note = r.suppressed === 'resolve-unknown'
@@ -249,10 +251,7 @@ export class Api {
       }
     }
     const event = AlertEvent.from(input)
-    const now = Date.now()
-    this.store.insert(event.toJSON(), [], now)
-    this.store.settle(event.id, now)
-    for (const other of this.store.idsOf(e.fingerprint)) this.store.cancelEscalations(other)
+    this.outbox.resolvedHere(event, this.store.idsOf(e.fingerprint))
     return {
       status: 200,
       body: { ok: true, id: event.id, resolves: e.id, notified: [], note: 'no channel was notified: no alerter is attached to this dashboard; the resolved alert was recorded in the store only' }

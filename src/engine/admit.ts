@@ -13,7 +13,7 @@ import type { Deduper } from '../pipeline/dedupe.js'
 import type { Inhibitor } from '../pipeline/inhibit.js'
 import { mutedDetail, routeFor, type RouteDecision } from '../pipeline/route.js'
 import type { Silences } from '../pipeline/silence.js'
-import type { StoreGateway } from '../store/gateway.js'
+import type { Outbox } from '../store/outbox.js'
 import type { Counters } from './record.js'
 import type { DispatchResult } from './types.js'
 
@@ -26,7 +26,7 @@ export class Admission {
   constructor (private readonly deps: {
     opts: ResolvedOptions
     now: () => number
-    store: StoreGateway
+    outbox: Outbox
     counters: Counters
     deliverers: ReadonlyMap<string, Deliverer>
     silences: Silences
@@ -37,7 +37,7 @@ export class Admission {
   }
 
   admit (input: AlertEvent): Admitted {
-    const { deduper, inhibitor, opts, now, store } = this.deps
+    const { deduper, inhibitor, opts, now, outbox } = this.deps
     let event = input
     const silence = this.silences.match(event)
     if (silence !== undefined) return { result: this.suppress(event, 'silence', `silence ${silence.id}`) }
@@ -56,8 +56,7 @@ export class Admission {
         if (isMuted(decision)) return { result: this.suppress(event, 'mute', mutedDetail(decision.muted), decision) }
       }
     }
-    const routed = event
-    store.write('write the alert', (s) => s.insert(routed.toJSON(), decision.channels, now()))
+    outbox.admitted(event, decision.channels)
     return { event, decision }
   }
 
@@ -66,13 +65,13 @@ export class Admission {
    * muted rules' channels). `decision`: the route already decided for it, if any.
    */
   suppress (event: AlertEvent, why: NonNullable<DispatchResult['suppressed']>, detail?: string, decision?: RouteDecision): DispatchResult {
-    const { counters, deliverers, opts, now, store } = this.deps
+    const { counters, deliverers, opts, now, outbox } = this.deps
     counters.suppressed++
     if (why !== 'resolve-unknown') {
       const d = decision ?? routeFor(event, opts, new Date(now()))
       for (const c of why === 'mute' ? mutedChannels(d, opts) : d.channels) deliverers.get(c)?.countSuppressed()
     }
-    store.write('write the alert', (s) => s.insert(event.toJSON(), [], now(), why))
+    outbox.suppressed(event, why)
     return detail === undefined ? { id: event.id, deliveries: [], suppressed: why } : { id: event.id, deliveries: [], suppressed: why, detail }
   }
 }

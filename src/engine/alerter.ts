@@ -26,9 +26,10 @@ import type { RouteDecision } from '../pipeline/route.js'
 import { Silences, type Silence, type SilenceInput } from '../pipeline/silence.js'
 import { redact } from '../redact.js'
 import { Reporter } from '../report.js'
-import { StoreGateway } from '../store/gateway.js'
+import { escalationStore, StoreGateway } from '../store/gateway.js'
+import { Outbox } from '../store/outbox.js'
 import type { AlertStore, HistoryEntry, HistoryQuery, Receipt, Summary, SummaryQuery } from '../store/sqlite.js'
-import { tellChannels } from './ack.js'
+import { tellChannels, type AckOutcome } from './ack.js'
 import { Admission } from './admit.js'
 import { StartQueue } from './early.js'
 import { fanOut } from './fanout.js'
@@ -38,7 +39,7 @@ import { Recorder } from './record.js'
 import { heartbeatMs, Replayer } from './replay.js'
 import { Resolves } from './resolves.js'
 import { Summarizer } from './summary.js'
-import { alertRef, type Alerter, type AlerterDeps, type AlerterStats, type Deliver, type DispatchResult } from './types.js'
+import { alertRef, type Acknowledgement, type Alerter, type AlerterDeps, type AlerterStats, type Deliver, type DispatchResult } from './types.js'
 
 /** Validates options synchronously (throws ConfigError); channel modules load in the background. */
 export function createAlerter (options: AlertsOptions | ResolvedOptions = {}, deps: AlerterDeps = {}): Alerter {
@@ -54,6 +55,8 @@ class Engine implements Alerter {
   private readonly deliverers = new Map<string, Deliverer>()
   private readonly inflight = new InFlight()
   private readonly store: StoreGateway
+  /** The one writer of alerts, receipts, settlements and acknowledgements (through the gateway). */
+  private readonly outbox: Outbox
   private readonly deduper: Deduper | undefined
   private readonly inhibitor: Inhibitor | undefined
   private readonly grouper: Grouper<{ reports: DeliveryReport[], size: number }> | undefined
@@ -84,6 +87,7 @@ class Engine implements Alerter {
     retainHttpAgent()
     const now = this.now = deps.now ?? Date.now
     const store = this.store = new StoreGateway(this.reporter)
+    const outbox = this.outbox = new Outbox((what, fn) => { store.write(what, fn) }, now)
     this.deduper = opts.dedupe === undefined ? undefined : new Deduper(opts.dedupe, now)
     this.inhibitor = opts.inhibit.length === 0 ? undefined : new Inhibitor(opts.inhibit, now)
     this.deliver = async (events, route) => {
@@ -92,7 +96,8 @@ class Engine implements Alerter {
       return deliveries
     }
     this.resolves = new Resolves({
-      store,
+      outbox,
+      lastDelivered: (fingerprint) => store.read('read the last delivery of a fingerprint', (s) => s.lastDelivered(fingerprint)),
       deliver: this.deliver,
       now,
       floodCarrying: (fingerprint) => this.floods.carrying(fingerprint),
@@ -102,9 +107,9 @@ class Engine implements Alerter {
         if (firingId !== '') this.escalator?.cancel(firingId)
       }
     })
-    this.recorder = new Recorder({ reporter: this.reporter, store, resolves: this.resolves, deliverers: this.deliverers, stop: this.stop.signal })
+    this.recorder = new Recorder({ reporter: this.reporter, outbox, resolves: this.resolves, deliverers: this.deliverers, stop: this.stop.signal })
     this.admission = new Admission({
-      opts, now, store, counters: this.recorder.counters, deliverers: this.deliverers,
+      opts, now, outbox, counters: this.recorder.counters, deliverers: this.deliverers,
       silences: new Silences(opts.silences, undefined, now), inhibitor: this.inhibitor, deduper: this.deduper
     })
     this.grouper = opts.group === undefined
@@ -119,7 +124,7 @@ class Engine implements Alerter {
     this.replayer = deps.replay === false || opts.store === undefined
       ? undefined
       : new Replayer({
-        store, reporter: this.reporter, counters: this.recorder.counters, inflight: this.inflight, deliver: this.deliver,
+        store, outbox, reporter: this.reporter, counters: this.recorder.counters, inflight: this.inflight, deliver: this.deliver,
         escalator: () => this.escalator, has: (c) => this.deliverers.has(c), leaseMs: opts.store.leaseMs, stats: () => this.stats()
       })
     // As many as the largest queue of a channel could hold (a loop, not Math.max(...): no spread of a list).
@@ -144,7 +149,7 @@ class Engine implements Alerter {
           this.reporter.notice(`pino-alerts: ${alertRef(event)}: escalation step ${step + 1} not delivered: ${(err as Error).message}`)
           return false
         }
-      }, store, now)
+      }, escalationStore(store), now)
       for (const w of this.early.drain()) {
         void this.run(w.event).then(w.resolve, (err: Error) => { w.resolve({ id: w.event.id, deliveries: [], error: err.message }) })
       }
@@ -307,24 +312,40 @@ class Engine implements Alerter {
   }
 
   ack (idOrFingerprint: string, by = '', comment = ''): string[] {
-    const store = this.store.store
-    let ids: string[]
-    if (store !== undefined) {
-      ids = store.get(idOrFingerprint) !== undefined ? [idOrFingerprint] : store.idsOf(idOrFingerprint)
-      for (const id of ids) this.store.write('record the acknowledgement', (s) => s.ack(id, by, comment, this.now()))
-    } else {
-      const fired = this.resolves.byFingerprint(idOrFingerprint)
-      ids = fired !== undefined ? [fired.id] : [idOrFingerprint]
-    }
-    for (const id of ids) {
-      this.escalator?.cancel(id)
-      void this.inflight.track(this.acknowledgeOn(id))
+    const { ids, fresh } = this.record(idOrFingerprint, by, comment)
+    for (const id of fresh) {
+      void this.inflight.track(this.acknowledgeOn(id).then((outcomes) => {
+        for (const o of outcomes) if (!o.ok) this.reporter.notice(`pino-alerts: ${o.channel}: could not acknowledge alert ${id}: ${o.error ?? ''}`)
+      }))
     }
     return ids
   }
 
+  async acknowledge (idOrFingerprint: string, by = '', comment = ''): Promise<Acknowledgement> {
+    const { ids, fresh } = this.record(idOrFingerprint, by, comment)
+    const told = await this.inflight.track(Promise.all(fresh.map(async (id) => await this.acknowledgeOn(id))))
+    return { acknowledged: fresh, already: ids.filter((id) => !fresh.includes(id)), channels: told.flat() }
+  }
+
+  /**
+   * The one acknowledgement: the alert with this id, else every alert of the fingerprint, recorded
+   * through the outbox; their escalations stop. `fresh`: those not acknowledged before (only they are
+   * told to channels; without a store every one is fresh).
+   */
+  private record (idOrFingerprint: string, by: string, comment: string): { ids: string[], fresh: string[] } {
+    const found = this.store.read('read the alerts to acknowledge', (s) => {
+      const ids = s.get(idOrFingerprint) !== undefined ? [idOrFingerprint] : s.idsOf(idOrFingerprint)
+      return { ids, fresh: ids.filter((id) => s.acked(id) === undefined) }
+    })
+    const fired = found === undefined ? this.resolves.byFingerprint(idOrFingerprint) : undefined
+    const { ids, fresh } = found ?? { ids: [fired?.id ?? idOrFingerprint], fresh: [fired?.id ?? idOrFingerprint] }
+    this.outbox.acknowledged(fresh, by, comment)
+    for (const id of ids) this.escalator?.cancel(id)
+    return { ids, fresh }
+  }
+
   /** Tells the channels that delivered an alert and keep incident state (PagerDuty) that it was acknowledged. */
-  private async acknowledgeOn (id: string): Promise<void> {
+  private async acknowledgeOn (id: string): Promise<AckOutcome[]> {
     const mem = this.resolves.byId(id)
     let event = mem?.event
     let channels = mem?.channels ?? []
@@ -337,12 +358,11 @@ class Engine implements Alerter {
       })
       if (stored !== undefined) ({ event, channels } = stored)
     }
-    if (event === undefined) return
-    const outcomes = await tellChannels(event, channels, (name) => {
+    if (event === undefined) return []
+    return await tellChannels(event, channels, (name) => {
       const d = this.deliverers.get(name)
       return d === undefined ? undefined : { channel: d.channel, timeoutMs: d.cfg.timeoutMs, secrets: d.cfg.secrets }
     })
-    for (const o of outcomes) if (!o.ok) this.reporter.notice(`pino-alerts: ${o.channel}: could not acknowledge alert ${id}: ${o.error ?? ''}`)
   }
 
   silence (input: SilenceInput): Silence { return this.admission.silences.add(input) }

@@ -6,7 +6,7 @@
 import type { Deliverer, DeliveryReport } from '../delivery/deliverer.js'
 import type { AlertEvent } from '../event.js'
 import type { Reporter } from '../report.js'
-import type { StoreGateway } from '../store/gateway.js'
+import type { Outbox } from '../store/outbox.js'
 import type { Resolves } from './resolves.js'
 import { alertRef } from './types.js'
 
@@ -17,7 +17,7 @@ export class Recorder {
 
   constructor (private readonly deps: {
     reporter: Reporter
-    store: StoreGateway
+    outbox: Outbox
     resolves: Resolves
     deliverers: ReadonlyMap<string, Deliverer>
     /** Aborted at the shutdown deadline. */
@@ -25,7 +25,7 @@ export class Recorder {
   }) {}
 
   record (events: readonly AlertEvent[], deliveries: readonly DeliveryReport[]): void {
-    const { reporter, store, resolves, deliverers, stop } = this.deps
+    const { reporter, outbox, resolves, deliverers, stop } = this.deps
     const standInOk = new Set(deliveries.filter((r) => r.ok && r.standInFor !== undefined).flatMap((r) => (r.standInFor ?? '').split(',')))
     const lost = deliveries.filter((r) => !r.ok && r.standInFor === undefined && !standInOk.has(r.channel))
     // Outcomes cut short by the shutdown deadline are not final: the alert stays in the outbox and is
@@ -46,10 +46,7 @@ export class Recorder {
         this.counters.failed++
         reporter.notice(`pino-alerts: ${alertRef(event)} not delivered: ${lost.map((r) => r.error ?? r.channel).join('; ')}`)
       }
-      store.write('record receipts', (s) => {
-        for (const r of deliveries) if (r.ok || !cutShort) s.receipt(event.id, r)
-        if (!cutShort) s.settle(event.id)
-      })
+      outbox.delivered(event.id, deliveries, !cutShort)
       if (event.status === 'firing' && okChannels.length > 0) resolves.remember(event, okChannels, keepEvent)
     }
   }

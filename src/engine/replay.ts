@@ -15,6 +15,7 @@ import { AlertEvent } from '../event.js'
 import type { Escalator } from '../pipeline/escalate.js'
 import type { Reporter } from '../report.js'
 import type { StoreGateway } from '../store/gateway.js'
+import type { Outbox } from '../store/outbox.js'
 import { localHost, type Liveness, type Outboxed, type ProcessRow } from '../store/sqlite.js'
 import type { Counters } from './record.js'
 import type { InFlight } from './inflight.js'
@@ -25,6 +26,7 @@ const REPORTED_MAX = 10_000
 
 export interface ReplayDeps {
   store: StoreGateway
+  outbox: Outbox
   reporter: Reporter
   counters: Counters
   inflight: InFlight
@@ -99,11 +101,11 @@ export class Replayer {
 
   /** One alert taken over: to the channels that had not delivered it. */
   private redeliver (p: Outboxed): void {
-    const { store, reporter, counters, inflight, deliver } = this.deps
+    const { outbox, reporter, counters, inflight, deliver } = this.deps
     let event: AlertEvent
     try { event = AlertEvent.fromJSON(p.event) } catch (err) { reporter.notice(`pino-alerts: store: skipping unreadable outbox entry: ${(err as Error).message}`); return }
     const rest = remaining(p)
-    if (rest.length === 0) { store.write('settle', (s) => s.settle(event.id)); return }
+    if (rest.length === 0) { outbox.settle(event.id); return }
     counters.alerts++
     void inflight.track(deliver([event], rest))
   }

@@ -7,7 +7,7 @@
 import type { DeliveryReport } from '../delivery/deliverer.js'
 import { AlertEvent } from '../event.js'
 import { forgetOldest } from '../bounded.js'
-import type { StoreGateway } from '../store/gateway.js'
+import type { Outbox } from '../store/outbox.js'
 import type { Deliver, DispatchResult } from './types.js'
 
 export interface FiringRecord { id: string, timestamp: string, channels: string[], event?: AlertEvent }
@@ -16,7 +16,9 @@ export interface FiringRecord { id: string, timestamp: string, channels: string[
 const FIRING_MAX = 20_000
 
 export interface ResolveDeps {
-  store: StoreGateway
+  /** The last firing alert of a fingerprint some channel delivered, as the store knows it (a read that never throws). */
+  lastDelivered: (fingerprint: string) => Omit<FiringRecord, 'event'> | undefined
+  outbox: Outbox
   deliver: Deliver
   now: () => number
   /** The flood batch carrying a firing alert of this fingerprint, if any (sent now if still open). */
@@ -64,7 +66,7 @@ export class Resolves {
 
   /** The channels that carried the last firing alert of a fingerprint (memory, then the store). */
   private record (fingerprint: string): Omit<FiringRecord, 'event'> | undefined {
-    return this.firing.get(fingerprint) ?? this.deps.store.read('read the last delivery of a fingerprint', (s) => s.lastDelivered(fingerprint))
+    return this.firing.get(fingerprint) ?? this.deps.lastDelivered(fingerprint)
   }
 
   async resolve (input: AlertEvent): Promise<DispatchResult> {
@@ -83,7 +85,7 @@ export class Resolves {
       body: input.body === '' ? `Firing for ${firingFor}.` : `${input.body}\n\nFiring for ${firingFor}.`,
       metadata: { ...input.metadata, firingFor, firingAlertId: fired.id }
     })
-    deps.store.write('write the alert', (s) => s.insert(event.toJSON(), fired.channels, deps.now()))
+    deps.outbox.admitted(event, fired.channels)
     const deliveries: DeliveryReport[] = await deps.deliver([event], fired.channels)
     return { id: event.id, deliveries }
   }

@@ -1,5 +1,6 @@
 /** The engine's public shapes: what `createAlerter` returns and what its calls resolve to. */
 import type { ChannelStats, DeliveryReport } from '../delivery/deliverer.js'
+import type { AckOutcome } from './ack.js'
 import type { AlertEvent, AlertInput } from '../event.js'
 import type { ResolvedOptions } from '../options.js'
 import type { Silence, SilenceInput } from '../pipeline/silence.js'
@@ -19,6 +20,16 @@ export interface DispatchResult {
   detail?: string
   /** Set when the input was not a valid alert; nothing was sent. */
   error?: string
+}
+
+/** What `acknowledge` did. */
+export interface Acknowledgement {
+  /** Ids acknowledged now. */
+  acknowledged: string[]
+  /** Ids of the fingerprint acknowledged before (the first acknowledgement stands; channels are not told again). */
+  already: string[]
+  /** One outcome per channel told (those that keep incident state and delivered the alert). */
+  channels: AckOutcome[]
 }
 
 export interface AlerterStats {
@@ -57,8 +68,14 @@ export interface Alerter {
   summary (q?: SummaryQuery): Summary
   /** Each channel's final outcome for one alert (needs `store`). */
   receipts (alertId: string): Receipt[]
-  /** Acknowledges an alert (by id, or every alert of a fingerprint): its pending escalations stop. Returns the ids acknowledged. */
+  /**
+   * Acknowledges an alert (by id, or every alert of a fingerprint): its pending escalations stop, and
+   * channels that delivered it and keep incident state (PagerDuty) are told in the background (a
+   * failure is a stderr notice). Returns the ids acknowledged.
+   */
   ack (idOrFingerprint: string, by?: string, comment?: string): string[]
+  /** The same acknowledgement, resolving once every channel told has answered, with each one's outcome. */
+  acknowledge (idOrFingerprint: string, by?: string, comment?: string): Promise<Acknowledgement>
   /** Creates a silence (stored when a store is configured, so other processes see it). */
   silence (input: SilenceInput): Silence
   /** Active and future silences (and expired ones with `includeExpired`). */
