@@ -21,8 +21,15 @@ function int (): z.ZodNumber {
     .gte(Number.MIN_SAFE_INTEGER, { message: `expected int to be >=${Number.MIN_SAFE_INTEGER}` })
     .lte(Number.MAX_SAFE_INTEGER, { message: `expected int to be <=${Number.MAX_SAFE_INTEGER}` })
 }
-const durationMs = int().nonnegative()
 const positiveInt = int().positive()
+/**
+ * The longest a Node timer waits: a longer delay fires after 1 ms (with a warning), so a month-long
+ * `deliveryTimeoutMs` would fail every delivery at once. Every `…Ms` option is bounded by it.
+ */
+export const MAX_TIMER_MS = 2_147_483_647
+const TOO_LONG = { message: `expected a duration of at most ${MAX_TIMER_MS} ms (about 24.8 days: Node timers cannot wait longer)` }
+const durationMs = z.number().int().nonnegative().lte(MAX_TIMER_MS, TOO_LONG)
+const positiveMs = z.number().int().positive().lte(MAX_TIMER_MS, TOO_LONG)
 
 function isHttpUrl (s: string): boolean {
   try {
@@ -38,6 +45,12 @@ function record<K extends z.ZodTypeAny, V extends z.ZodTypeAny> (key: K, value: 
 }
 /** Record keys that must not be empty; the message zod v4 gave. */
 const nonEmptyKey = z.string().refine((k) => k !== '', { message: 'Invalid key in record' })
+
+/** Request headers: names are HTTP tokens, values one line of Latin-1 (anything else cannot be sent). */
+const headerRecord = record(
+  z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'expected a header name (letters, digits and !#$%&\'*+.^_`|~-)' }),
+  z.string().regex(/^[\t\x20-\x7e\x80-\xff]*$/, { message: 'expected a header value on one line, in Latin-1 (no control characters)' })
+)
 
 /** `alerts@example.com` or `Risk Desk <alerts@example.com>`; no line breaks (header injection). */
 const emailAddress = z.string().regex(/^([^<>\r\n]*<)?[^\s@<>,;]+@[^\s@<>,;]+>?$/, { message: 'expected an e-mail address like "alerts@example.com" or "Name <alerts@example.com>"' })
@@ -94,12 +107,12 @@ const common = {
   /** Default true (console is on unless `enabled: false`). */
   enabled: z.boolean().optional(),
   /** One attempt's timeout in ms. Default 10000. */
-  timeoutMs: positiveInt.optional(),
+  timeoutMs: positiveMs.optional(),
   retry: retrySchema.optional(),
   /** Alerts waiting for this channel; beyond it the oldest info, then warn alerts are dropped (counted). Default 10000. */
   maxQueue: positiveInt.optional(),
   /** All attempts of one delivery, queue wait included, in ms; then it fails and failover applies. Default 60000. */
-  deliveryTimeoutMs: positiveInt.optional(),
+  deliveryTimeoutMs: positiveMs.optional(),
   /** Token bucket; `false` = unlimited. Defaults per type: slack 1/s, telegram 1/s, discord 5 per 2 s, teams 4/s, pagerduty 2/s; others unlimited. */
   rateLimit: z.union([z.literal(false), z.strictObject({
     perSecond: z.number().positive().finite(),
@@ -126,7 +139,10 @@ export const CHANNEL_SCHEMAS = {
     url: httpUrl,
     /** Standard Webhooks signing secret, `whsec_` + base64. */
     secret: z.string().regex(/^whsec_[A-Za-z0-9+/]+={0,2}$/, { message: 'expected "whsec_" followed by base64' }).optional(),
-    headers: record(z.string(), z.string()).optional()
+    /** Extra request headers; their values are secrets (masked in every error, notice and receipt). */
+    headers: headerRecord.optional(),
+    /** The largest request body sent, in bytes: a digest is split into requests under it (one alert over it is cut). Default 1048576. */
+    maxBodyBytes: positiveInt.optional(),
   }),
   email: z.strictObject({
     ...common,
@@ -136,7 +152,11 @@ export const CHANNEL_SCHEMAS = {
     port: int().min(1).max(65535).optional(),
     /** TLS from the first byte (port 465). Default: true when port is 465. */
     secure: z.boolean().optional(),
-    /** Refuse to send unless the server upgrades with STARTTLS. Default false. */
+    /**
+     * Refuse to send unless the server upgrades with STARTTLS. Default: true when `user`/`password`
+     * are set and the connection is not TLS from the first byte (a stripped STARTTLS must not send
+     * the password in clear); false without credentials. Set false explicitly to allow plain AUTH.
+     */
     requireTLS: z.boolean().optional(),
     user: z.string().min(1).optional(),
     password: z.string().min(1).optional(),
@@ -211,7 +231,9 @@ export const CHANNEL_SCHEMAS = {
     /** `generatorURL` of each alert (a link back to your app). */
     generatorURL: httpUrl.optional(),
     /** Re-send firing alerts this often while they fire, as Alertmanager expects. Default 60000. */
-    resendMs: positiveInt.optional()
+    resendMs: positiveMs.optional(),
+    /** The largest request body sent, in bytes: a digest is split into requests under it (one alert over it is cut). Default 1048576. */
+    maxBodyBytes: positiveInt.optional()
   }),
   otlp: z.strictObject({
     ...common,
@@ -220,8 +242,10 @@ export const CHANNEL_SCHEMAS = {
     url: httpUrl,
     /** Resource attribute `service.name`. Default "pino-alerts". */
     serviceName: z.string().min(1).optional(),
-    /** Extra request headers (e.g. an API key for a vendor endpoint). */
-    headers: record(z.string(), z.string()).optional(),
+    /** Extra request headers (e.g. an API key for a vendor endpoint); their values are secrets. */
+    headers: headerRecord.optional(),
+    /** The largest request body sent, in bytes: a digest is split into requests under it (one alert over it is cut). Default 1048576. */
+    maxBodyBytes: positiveInt.optional(),
     /** gzip the request body. Default false. */
     gzip: z.boolean().optional()
   }),
@@ -266,7 +290,7 @@ const ruleSchema = z.strictObject({
   /** The rule does not apply inside this named time interval (later rules are tried). */
   muteTime: z.string().min(1).optional(),
   /** Steps that fire unless the alert was acknowledged or resolved first. */
-  escalate: z.array(z.strictObject({ afterMs: positiveInt, channels: z.array(z.string()).min(1) })).optional()
+  escalate: z.array(z.strictObject({ afterMs: positiveMs, channels: z.array(z.string()).min(1) })).optional()
 })
 
 const levelRef = z.union([z.string().min(1), int()])
@@ -311,7 +335,7 @@ const optionsSchema = z.strictObject({
     target: matcherList,
     equal: z.array(z.string().min(1)).optional(),
     /** How long a source alert inhibits after it was last seen (unless resolved). Default 3600000. */
-    windowMs: positiveInt.optional()
+    windowMs: positiveMs.optional()
   })).optional(),
   /** Stand-ins, in order, for a routed channel whose delivery failed. Default []. */
   failover: z.array(z.string()).optional(),
@@ -324,7 +348,7 @@ const optionsSchema = z.strictObject({
   /** level name or number → severity. */
   severityByLevel: record(z.string(), severityValue).optional(),
   /** How long flush()/close() wait for deliveries in flight, in ms. Default 8000 (pino gives a worker 10 s at exit). */
-  shutdownTimeoutMs: positiveInt.optional(),
+  shutdownTimeoutMs: positiveMs.optional(),
   /** Longer lines are counted as bad and skipped. Default 1 MiB. */
   maxLineLength: positiveInt.optional(),
   /**
@@ -345,7 +369,7 @@ const optionsSchema = z.strictObject({
      * older than this is taken over by a live one (SPEC §15). In ms. Default 30000. Recorded with the
      * heartbeat: other processes judge this one by its own value.
      */
-    leaseMs: positiveInt.optional()
+    leaseMs: positiveMs.optional()
   }).optional()
 })
 
@@ -496,7 +520,9 @@ export const DEFAULT_RATE_LIMITS: Partial<Record<string, RateLimitPolicy>> = {
   telegram: { perSecond: 1, burst: 1 },
   discord: { perSecond: 2.5, burst: 5 },
   teams: { perSecond: 4, burst: 4 },
-  pagerduty: { perSecond: 2, burst: 2 }
+  pagerduty: { perSecond: 2, burst: 2 },
+  // Every SMS costs money and `critical: ['*']` includes it: a burst becomes one digest per second.
+  sms: { perSecond: 1, burst: 1 }
 }
 const SECRET_KEYS = new Set(['secret', 'password', 'botToken', 'authToken', 'routingKey', 'webhookUrl', 'token'])
 /** URL options whose path and query may carry a credential (Slack, Discord, Teams webhooks put it there). */
@@ -513,11 +539,15 @@ function secretsOf (config: Record<string, unknown>): string[] {
         const u = new URL(v)
         const rest = u.pathname + u.search
         if (rest.length > 1) out.push(v, rest)
-        if (u.password !== '') out.push(u.password)
+        if (u.password !== '') out.push(u.password, decodeURIComponent(u.password))
+        if (u.username !== '') out.push(u.username, decodeURIComponent(u.username))
       } catch { /* not a URL: validation has said so */ }
     }
     if (k === 'proxy') out.push(...proxySecrets(v))
   }
+  // Header values carry API keys and bearer tokens: every one is a secret.
+  const headers = config.headers
+  if (headers !== null && typeof headers === 'object') for (const v of Object.values(headers)) if (typeof v === 'string' && v !== '') out.push(v)
   return out
 }
 
@@ -970,7 +1000,7 @@ function formatIssues (issues: readonly z.ZodIssue[], input: unknown, prefix: Ar
     }
     const value = valueAt(input, issue.path)
     const last = issue.path[issue.path.length - 1]
-    const shown = typeof last === 'string' && SECRET_KEYS.has(last) ? '***' : last === 'proxy' ? showProxy(value) : show(value)
+    const shown = shownValue(issue.path, value)
     const exp = expectedOf(issue, value)
     return value === undefined ? `${pathString(fullPath)}: missing (required); ${exp}` : `${pathString(fullPath)}: got ${shown}; ${exp}`
   })
@@ -1014,6 +1044,30 @@ function show (v: unknown): string {
     const s = JSON.stringify(v)
     return s.length > 80 ? s.slice(0, 77) + '...' : s
   } catch { return String(v) }
+}
+
+/**
+ * A bad value as an error shows it: never a secret (secret keys, header values), nor the credentials,
+ * path or query of a URL (Slack, Discord and Teams webhooks carry their token there).
+ */
+function shownValue (path: ReadonlyArray<string | number>, value: unknown): string {
+  const last = path[path.length - 1]
+  if (typeof last === 'string' && SECRET_KEYS.has(last)) return '***'
+  if (path.includes('headers')) return typeof value === 'string' ? '***' : show(value)
+  if (last === 'proxy') return showProxy(value)
+  const key = path.findLast((p) => typeof p === 'string')
+  if (typeof key === 'string' && URL_KEYS.has(key) && typeof value === 'string') return showUrl(value)
+  return show(value)
+}
+
+/** A URL as errors show it: scheme and host only. */
+function showUrl (v: string): string {
+  try {
+    const u = new URL(v)
+    const hidden = u.username !== '' || u.password !== '' || u.pathname.length > 1 || u.search !== ''
+    return show(hidden ? `${u.protocol}//${u.host}/***` : v)
+  } catch { /* not a URL: shown unless it has a URL's shape (a credential could sit in it) */ }
+  return /[/@?]/.test(v) ? '***' : show(v)
 }
 
 /** A proxy value as errors show it: never its credentials. */

@@ -14,6 +14,28 @@ export const stderrWriter: Writer = (text) => {
 }
 
 const MINUTE = 60_000
+/** The longest notice printed, in characters; the rest is cut (a notice may quote a service's answer). */
+const NOTICE_MAX = 4000
+
+/**
+ * Characters that could drive a terminal or forge a log line, shown as escapes: C0 and C1 controls and
+ * DEL (`\n`, `\x1b`, …), the bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069:
+ * "Trojan Source" reordering) and the Unicode line and paragraph separators. Tabs become spaces.
+ */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/** `text` with every unsafe character shown as an escape (linear: one pass, one character at a time). */
+export function printable (text: string): string {
+  return text.replace(UNSAFE, (c) => c === '\n' ? '\\n' : c === '\t' ? ' ' : c === '\r' ? '\\r' : c.charCodeAt(0) < 0x100 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : `\\u${c.charCodeAt(0).toString(16)}`)
+}
+
+/** One line for stderr: bounded in length, with nothing that can drive the terminal or start a new line. */
+function line (text: string): string {
+  const body = text.endsWith('\n') ? text.slice(0, -1) : text
+  const cut = body.length > NOTICE_MAX ? body.slice(0, NOTICE_MAX) + `… (${body.length - NOTICE_MAX} more characters)` : body
+  return printable(cut) + '\n'
+}
 
 export class Reporter {
   private badTotal = 0
@@ -53,12 +75,12 @@ export class Reporter {
       this.noticesSuppressed++
       return
     }
-    this.write(text.endsWith('\n') ? text : text + '\n')
+    this.write(line(text))
   }
 
   /** The periodic self-metrics line: its own cadence (the alerter's interval), never suppressed. */
   summary (text: string): void {
-    this.write(text.endsWith('\n') ? text : text + '\n')
+    this.write(line(text))
   }
 
   /** Prints what is pending; called at close. */
@@ -75,7 +97,7 @@ export class Reporter {
     if (this.badPending === 0) return
     const parts = [...this.reasons].sort((a, b) => b[1] - a[1]).slice(0, 12).map(([r, n]) => `${n}× ${r}`)
     const more = this.reasons.size > 12 ? `, and ${this.reasons.size - 12} other reasons` : ''
-    this.write(`pino-alerts: skipped ${this.badPending} bad line${this.badPending === 1 ? '' : 's'} (${this.badTotal} since start): ${parts.join('; ')}${more}\n`)
+    this.write(line(`pino-alerts: skipped ${this.badPending} bad line${this.badPending === 1 ? '' : 's'} (${this.badTotal} since start): ${parts.join('; ')}${more}`))
     this.badPending = 0
     this.reasons.clear()
     this.lastBadReport = this.now()

@@ -4,6 +4,7 @@
  * made visible instead of being sent to the terminal.
  */
 import { UsageError } from './command.js'
+import { printable } from '../report.js'
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
@@ -68,11 +69,8 @@ export function formatTime (iso: string | number): string {
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`
 }
 
-/** Control characters shown as `\n`, `\x1b`, … so that a log line cannot drive the terminal. */
-export function visible (text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => (c === '\n' ? '\\n' : c === '\t' ? ' ' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`))
-}
+/** Control characters shown as `\n`, `\x1b`, … so that a log line cannot drive the terminal (bidi controls too). */
+export const visible = printable
 
 /** Cuts `text` to `max` characters (code points), ending in "…". */
 export function truncate (text: string, max: number): string {

@@ -344,7 +344,8 @@ describe('sms channel', () => {
   describe('configuration', () => {
     it('resolves through resolveOptions: a list or a comma string of E.164 numbers, secrets listed', () => {
       const cfg = smsConfig({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: SERVICE, to: ' +4915112345678 ,+447700900123,' })
-      expect(cfg).toMatchObject({ type: 'sms', enabled: true, rateLimit: undefined })
+      // A default rate limit (Step 13): every SMS costs money, and critical: ['*'] includes SMS; a burst becomes digests.
+      expect(cfg).toMatchObject({ type: 'sms', enabled: true, rateLimit: { perSecond: 1, burst: 1 } })
       expect(cfg.config).toEqual({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, from: SERVICE, to: TO })
       expect(cfg.secrets).toContain(AUTH_TOKEN)
     })
