@@ -1,12 +1,15 @@
 /**
  * `pino-alerts dashboard`: serves the web dashboard over a store that other processes write to, until
- * SIGINT or SIGTERM. Binds 127.0.0.1 by default; any other address needs a token (`--token`, or
- * better RISK_ALERTS_DASHBOARD_TOKEN: a command line is visible to every user of the machine).
+ * SIGINT or SIGTERM. Binds 127.0.0.1 by default; any other address needs a token of at least 16
+ * characters (`--token`, or better RISK_ALERTS_DASHBOARD_TOKEN: a command line is visible to every user
+ * of the machine). Without one it refuses to start (exit 2) rather than make one up: a generated token
+ * would be printed into whatever keeps the service's output, and change with every restart.
  */
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
 import type { Alerter } from '../alerter.js'
 import { startDashboard, DashboardError, type Dashboard } from '../dashboard/server.js'
+import { checkBind, MIN_TOKEN_LENGTH } from '../dashboard/security.js'
 import { StoreError } from '../store/sqlite.js'
 import { bool, CliError, str, UsageError, type Command, type Context } from './command.js'
 import { loadConfig, storePath } from './config.js'
@@ -22,6 +25,14 @@ function portOption (v: string | undefined): number {
   return Number(v)
 }
 
+/** A failed start as the CLI reports it: a port in use exits 1, a refused bind or token, a bad store or option 2. */
+function dashboardFailure (err: unknown): unknown {
+  if (err instanceof DashboardError) return new CliError(err.message.replace(/^dashboard: /, ''), err.code === 'PINO_ALERTS_DASHBOARD_IN_USE' ? 1 : 2)
+  if (err instanceof StoreError) return new CliError(err.message, 2)
+  if (err instanceof TypeError) return new UsageError(err.message, `usage: ${USAGE}`)
+  return err
+}
+
 /** Runs the dashboard until `stop` resolves (the command: SIGINT or SIGTERM). */
 export async function runDashboard (ctx: Context, stop: (dash: Dashboard) => Promise<void>, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   if (ctx.positionals.length > 0) throw new UsageError(`unexpected argument ${ctx.positionals[0] as string}`, `usage: ${USAGE}`)
@@ -34,6 +45,9 @@ export async function runDashboard (ctx: Context, stop: (dash: Dashboard) => Pro
   const originValues = ctx.values.origin
   const origins = Array.isArray(originValues) ? originValues.filter((o): o is string => typeof o === 'string') : typeof originValues === 'string' ? [originValues] : []
   const created = !existsSync(path)
+  // Before --notify starts an alerter (which delivers the outbox at start): a bind that cannot be used
+  // stops here, with nothing done.
+  try { checkBind(host, token) } catch (err) { throw dashboardFailure(err) }
 
   let alerter: Alerter | undefined
   if (bool(ctx.values.notify)) {
@@ -47,10 +61,7 @@ export async function runDashboard (ctx: Context, stop: (dash: Dashboard) => Pro
     dash = await startDashboard({ store: path, host, port, ...(token === undefined ? {} : { token }), ...(alerter === undefined ? {} : { alerter }), origins })
   } catch (err) {
     await alerter?.close()
-    if (err instanceof DashboardError) throw new CliError(err.message.replace(/^dashboard: /, ''), err.code === 'PINO_ALERTS_DASHBOARD_IN_USE' ? 1 : 2)
-    if (err instanceof StoreError) throw new CliError(err.message, 2)
-    if (err instanceof TypeError) throw new UsageError(err.message, `usage: ${USAGE}`)
-    throw err
+    throw dashboardFailure(err)
   }
   if (created) ctx.err(`pino-alerts: store ${resolve(path)} did not exist: created it empty; alerts appear as soon as a process writes to it\n`)
   // The token is never printed: only where it came from.
@@ -95,10 +106,12 @@ chart, acknowledge / resolve / silence buttons, /metrics for Prometheus. Runs un
 
 Options:
       --host HOST     address to listen on (default 127.0.0.1); anything but 127.0.0.1, ::1 or
-                      localhost needs a token
+                      localhost needs a token of at least ${MIN_TOKEN_LENGTH} characters
   -p, --port PORT     default 9099; 0 picks a free port
       --token TOKEN   needed by every request (log in at /login, or Authorization: Bearer TOKEN);
-                      prefer ${TOKEN_ENV}: a command line is visible to other users
+                      prefer ${TOKEN_ENV}: a command line is visible to other users.
+                      10 wrong tokens (logins and bearer headers) from one address within a
+                      minute: that address gets 429 until the minute has passed
       --origin URL    a public origin changes may come from too (a TLS reverse proxy:
                       https://alerts.example.com); repeatable
       --notify        resolves are sent to the channels that carried the alert, acks to channels

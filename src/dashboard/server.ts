@@ -3,8 +3,10 @@
  * to — a live alert list (server-sent events), filters, per-channel delivery receipts, a volume chart,
  * ack / resolve / silence, `/metrics` for Prometheus and `/healthz`.
  *
- * Safe by default: binds 127.0.0.1; any other bind needs a token; with a token every request but
- * `/healthz`, `/login` and the static files needs it (bearer header or the login cookie); every change
+ * Safe by default: binds 127.0.0.1; any other bind needs a token of at least 16 characters; with a
+ * token every request but `/healthz`, `/login` and the static files needs it (bearer header or the
+ * login cookie), and a client address that sent 10 wrong tokens (logins and bearer headers together)
+ * within a minute gets 429 for everything behind the token until that minute has passed; every change
  * also needs a same-origin request; every response has a strict Content-Security-Policy, and the page
  * renders data as text only.
  */
@@ -18,7 +20,7 @@ import { openStore, type AlertStore } from '../store/sqlite.js'
 import { Api, ApiError, type ApiResult } from './api.js'
 import { LiveFeed } from './events.js'
 import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js'
-import { Guard, LoginThrottle, isLoopbackHost, normalizeOrigin, securityHeaders } from './security.js'
+import { AuthThrottle, Guard, checkBind, clientKey, normalizeOrigin, securityHeaders } from './security.js'
 
 export interface DashboardOptions {
   /** A store path (opened read-write: acks and silences are written to it), or an open AlertStore. */
@@ -27,7 +29,10 @@ export interface DashboardOptions {
   port?: number
   /** Default 127.0.0.1. Anything but 127.0.0.1, ::1 or localhost needs `token`. */
   host?: string
-  /** Needed for every request (but /healthz and the login page) when set. */
+  /**
+   * Needed for every request (but /healthz and the login page) when set; at least 16 characters when
+   * `host` is not loopback. Wrong tokens are throttled per client address (10 a minute).
+   */
   token?: string
   /** With an alerter, a resolve is dispatched through it (the channels get RESOLVED) and acks reach channels that keep incident state. */
   alerter?: Alerter
@@ -103,13 +108,11 @@ function hostForUrl (host: string): string {
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host
 }
 
-/** The checked options: a non-loopback bind needs a token; the port is 0 to 65535. */
+/** The checked options: a non-loopback bind needs a token of MIN_TOKEN_LENGTH characters or more; the port is 0 to 65535. */
 function checkOptions (opts: DashboardOptions): { host: string, token: string | undefined, port: number, origins: string[] } {
   const host = opts.host ?? '127.0.0.1'
   const token = opts.token === undefined || opts.token === '' ? undefined : opts.token
-  if (!isLoopbackHost(host) && token === undefined) {
-    throw new DashboardError(`dashboard: refusing to listen on ${host} without a token: anyone who can reach it could read alerts and acknowledge, resolve or silence them. Set a token (--token, or RISK_ALERTS_DASHBOARD_TOKEN) or bind 127.0.0.1`, 'PINO_ALERTS_DASHBOARD_NO_TOKEN')
-  }
+  checkBind(host, token)
   const port = opts.port ?? 9099
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DashboardError(`dashboard: port: expected an integer from 0 to 65535, got ${String(port)}`)
   const origins = (opts.origins ?? []).map(normalizeOrigin)
@@ -130,7 +133,8 @@ interface Ctx {
   token: string | undefined
   files: Map<string, Buffer>
   guard: Guard
-  throttle: LoginThrottle
+  /** Wrong tokens per client address (logins and bearer headers); used only with a token. */
+  throttle: AuthThrottle
   api: Api
   live: LiveFeed
   session: { auth: boolean, alerterAttached: boolean }
@@ -157,7 +161,25 @@ function serveHealth (ctx: Ctx, method: string, res: ServerResponse): void {
   }
 }
 
-/** `/login`: the form (GET) and the token check (POST, same-origin, throttled) that sets the cookie. */
+const THROTTLED = 'Too many failed attempts from your address; try again in a minute.'
+
+/** `Retry-After` in whole seconds, at least 1. */
+const retryAfter = (ms: number): Record<string, string> => ({ 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))) })
+
+/**
+ * A throttled client address: 429 with Retry-After, whatever the request carries (the right token
+ * included: while throttled, a guess is never checked). A page gets the login form with the reason.
+ */
+function throttled (ctx: Ctx, req: IncomingMessage, res: ServerResponse, page: boolean): boolean {
+  if (ctx.token === undefined) return false
+  const wait = ctx.throttle.retryAfterMs(clientKey(req.socket.remoteAddress))
+  if (wait <= 0) return false
+  if (page) send(res, 429, 'text/html; charset=utf-8', loginPage(ctx, THROTTLED), retryAfter(wait))
+  else json(res, 429, { error: 'too many failed attempts at the token from this address; retry later' }, retryAfter(wait))
+  return true
+}
+
+/** `/login`: the form (GET) and the token check (POST, same-origin, throttled per address) that sets the cookie. */
 async function serveLogin (ctx: Ctx, method: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const { guard, throttle } = ctx
   if (ctx.token === undefined) { res.writeHead(303, { Location: '/' }).end(); return }
@@ -165,11 +187,11 @@ async function serveLogin (ctx: Ctx, method: string, req: IncomingMessage, res: 
   if (method !== 'POST') { methodNotAllowed(res, 'GET, POST'); return }
   const so = guard.sameOrigin(req)
   if (!so.ok) { send(res, 403, 'text/plain; charset=utf-8', so.reason); return }
-  if (throttle.blocked()) { send(res, 429, 'text/html; charset=utf-8', loginPage(ctx, 'Too many failed attempts; wait a minute.')); return }
+  if (throttled(ctx, req, res, true)) return
   let candidate = ''
   try { candidate = new URLSearchParams(await readBody(req)).get('token') ?? '' } catch { /* too large: a wrong token */ }
   if (!guard.tokenMatches(candidate)) {
-    throttle.fail()
+    throttle.fail(clientKey(req.socket.remoteAddress))
     send(res, 401, 'text/html; charset=utf-8', loginPage(ctx, 'That token is not right.'), { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
     return
   }
@@ -186,11 +208,18 @@ function serveLogout (ctx: Ctx, method: string, req: IncomingMessage, res: Serve
 
 /**
  * Everything behind the token: the page, the live feed, `/metrics` and the API. False when the
- * request is turned away (not authenticated, or a change from another origin) and answered already.
+ * request is turned away (its address throttled, not authenticated, or a change from another origin)
+ * and answered already. A wrong `Authorization` header counts against the address; no credentials,
+ * or a login cookie that is not (or no longer) right, do not: the cookie is an HMAC nobody guesses,
+ * and a browser with a stale one must not lock its own address out.
  */
 function admitted (ctx: Ctx, path: string, change: boolean, req: IncomingMessage, res: ServerResponse): boolean {
+  const page = !change && (path === '/' || path === '/index.html')
+  if (throttled(ctx, req, res, page)) return false
   if (!ctx.guard.authenticated(req)) {
-    if (!change && (path === '/' || path === '/index.html')) { res.writeHead(303, { Location: '/login' }).end(); return false }
+    const auth = req.headers.authorization
+    if (typeof auth === 'string' && auth.trim() !== '') ctx.throttle.fail(clientKey(req.socket.remoteAddress))
+    if (page) { res.writeHead(303, { Location: '/login' }).end(); return false }
     // A change without the token is forbidden (403, SPEC/issue wording); a read is "who are you?" (401).
     json(res, change ? 403 : 401, { error: 'unauthorized: this dashboard needs its token (Authorization: Bearer …, or log in at /login)' }, { 'WWW-Authenticate': 'Bearer realm="pino-alerts"' })
     return false
@@ -317,7 +346,7 @@ export async function startDashboard (opts: DashboardOptions): Promise<Dashboard
   feed = new LiveFeed(store, () => api.silenceList())
   const live = feed
   const session = { auth: token !== undefined, alerterAttached: opts.alerter !== undefined }
-  const server = createDashboardServer({ store, token, files, guard, throttle: new LoginThrottle(), api, live, session })
+  const server = createDashboardServer({ store, token, files, guard, throttle: new AuthThrottle(), api, live, session })
 
   try {
     await listen(server, port, host)
