@@ -4,23 +4,39 @@
  * Matchers follow Alertmanager's documented syntax: a label name (`[a-zA-Z_][a-zA-Z0-9_]*`, or any
  * non-empty double-quoted string as in its UTF-8 mode), one of `=`, `!=`, `=~`, `!~`, and a value that is
  * double-quoted (escapes `\"`, `\\`, `\n`; any other backslash is literal, as in classic matchers) or an
- * unquoted literal without whitespace or any of `{ } ! = ~ , " ' \``. Regexes are fully anchored.
+ * unquoted literal without whitespace or any of `{ } ! = ~ , " ' \``.
+ *
+ * Regexes (`=~`, `!~`) are RE2 — Go's `regexp`, which Alertmanager uses — run by re2js, so matching takes
+ * time linear in the value whatever the pattern (a JavaScript RegExp backtracks: `(.|.)*#` over 40
+ * characters would run for hours, freezing the worker and the dashboard's silence preview). Each pattern
+ * is fully anchored, as Alertmanager's `^(?:pattern)$`, but must also be valid on its own (so `a)|(b` cannot
+ * end the group and escape the anchors), is at most MAX_PATTERN_LENGTH characters, and is compiled once,
+ * when parsed. RE2 rejects lookaround and backreferences: a MatcherError at parse time says so.
  *
  * Time intervals follow Alertmanager's `time_intervals` with camelCase keys; every field is evaluated in the
  * wall-clock time of `location` (an IANA zone, "UTC" or "Local"; default UTC).
  */
+import { RE2JS, RE2JSException } from 're2js'
 import { ConfigError, MatcherError } from './errors.js'
 import { describe } from './event.js'
 import type { AlertEvent } from './event.js'
 
 export type MatchOp = '=' | '!=' | '=~' | '!~'
 
+/** A compiled `=~` / `!~` pattern: RE2, fully anchored, linear-time `test`. */
+export interface MatcherRegex {
+  /** The anchored form, as Alertmanager compiles it: `^(?:pattern)$`. */
+  readonly source: string
+  /** True when the whole of `value` matches the pattern. */
+  test (value: string): boolean
+}
+
 export interface Matcher {
   name: string
   op: MatchOp
   value: string
-  /** for =~ / !~ : fully anchored */
-  re?: RegExp
+  /** for =~ / !~ : compiled once when parsed, RE2, fully anchored */
+  re?: MatcherRegex
   /** canonical text, e.g. severity=~"warn|critical" */
   text: string
 }
@@ -36,8 +52,13 @@ const NAME_CHAR = /[a-zA-Z0-9_]/
 const WS = /\s/
 /** Characters that end an unquoted value (Alertmanager's reserved set, less the backslash). */
 const RESERVED = new Set(['{', '}', '!', '=', '~', ',', '"', "'", '`'])
-/** RE2 leading flag groups that JavaScript can honour without changing the anchoring. */
-const LEADING_FLAGS = /^\(\?([is]+)\)/
+/** The longest `=~` / `!~` pattern accepted, in characters (Alertmanager sets none; this bounds compile work). */
+export const MAX_PATTERN_LENGTH = 1024
+/**
+ * The largest compiled pattern, in RE2 instructions. Counted repeats expand (`\pL{1000}` is 1000), and
+ * matching costs up to this much per character of the value: 10 000 keeps a 1 MiB value near 0.1 s.
+ */
+const MAX_PROGRAM_SIZE = 10_000
 
 class Scanner {
   pos = 0
@@ -125,28 +146,47 @@ class Scanner {
     const { value, at } = this.value()
     const m: Matcher = { name, op, value, text: matcherText(name, op, value) }
     if (op === '=~' || op === '!~') {
-      try {
-        m.re = anchored(value)
-      } catch (err) {
-        const why = err instanceof Error ? err.message.replace(/^Invalid regular expression: /, '') : String(err)
-        this.fail(at, `invalid regular expression: ${why}`)
-      }
+      const re = compilePattern(value)
+      if (typeof re === 'string') this.fail(at, `invalid regular expression: ${re}`)
+      m.re = re
     }
     return m
   }
 }
 
-function anchored (pattern: string): RegExp {
-  let flags = 'u'
-  let body = pattern
-  const lead = LEADING_FLAGS.exec(pattern)
-  if (lead !== null) {
-    const f = lead[1] ?? ''
-    if (f.includes('i')) flags += 'i'
-    if (f.includes('s')) flags += 's'
-    body = pattern.slice(lead[0].length)
+const UNSUPPORTED = '(RE2 syntax, as in Alertmanager)'
+
+/**
+ * `pattern` compiled by RE2 and matched whole, or why RE2 rejects it. The pattern is compiled on its own
+ * and matched anchored at both ends: the same answers as Alertmanager's `^(?:pattern)$`, except that a
+ * pattern unbalanced on its own (`a)|(b`) is rejected instead of escaping the anchors.
+ */
+function compilePattern (pattern: string): MatcherRegex | string {
+  if (pattern.length > MAX_PATTERN_LENGTH) return `longer than ${MAX_PATTERN_LENGTH} characters (${pattern.length})`
+  let re: RE2JS
+  try {
+    // No flags: RE2JS.LOOKBEHINDS would accept what Go's regexp (and so Alertmanager) rejects.
+    re = RE2JS.compile(pattern)
+  } catch (err) {
+    if (err instanceof RE2JSException) return re2Reason(err)
+    return err instanceof Error ? err.message : String(err)
   }
-  return new RegExp(`^(?:${body})$`, flags)
+  const size = re.programSize()
+  if (size > MAX_PROGRAM_SIZE) return `too large once its repeats are expanded (${size} RE2 instructions, at most ${MAX_PROGRAM_SIZE})`
+  return { source: `^(?:${pattern})$`, test: (value) => re.testExact(value) }
+}
+
+/** RE2's own message, made plain for what JavaScript users most often try. */
+function re2Reason (err: RE2JSException): string {
+  const message = err.message.replace(/^error parsing regexp: /, '')
+  const look = /`\(\?(<=|<!|=|!)/.exec(message)
+  if (look !== null) {
+    const which = look[1] === '=' || look[1] === '!' ? 'lookahead' : 'lookbehind'
+    return `${which} \`(?${look[1] ?? ''}\` is not supported ${UNSUPPORTED}`
+  }
+  const backref = /^invalid escape sequence: `(\\[1-9])`/.exec(message)
+  if (backref !== null) return `backreferences like \`${backref[1] ?? ''}\` are not supported ${UNSUPPORTED}`
+  return message
 }
 
 function quote (s: string): string {
@@ -213,12 +253,28 @@ export function parseMatchers (input: string | readonly string[]): Matcher[] {
 // ---------------------------------------------------------------------------------------------------
 // Matching
 
+/** Patterns of matchers built by hand (without `re`), compiled on first use. */
+const handBuilt = new WeakMap<Matcher, MatcherRegex>()
+
+/** The matcher's compiled pattern: from parsing, or compiled once per matcher object here. */
+function regexOf (m: Matcher): MatcherRegex {
+  if (m.re !== undefined) return m.re
+  let re = handBuilt.get(m)
+  if (re === undefined) {
+    const c = compilePattern(m.value)
+    if (typeof c === 'string') throw new MatcherError(m.text, 0, `invalid regular expression: ${c}`)
+    re = c
+    handBuilt.set(m, re)
+  }
+  return re
+}
+
 function matchOne (m: Matcher, v: string): boolean {
   switch (m.op) {
     case '=': return v === m.value
     case '!=': return v !== m.value
-    case '=~': return (m.re ?? anchored(m.value)).test(v)
-    case '!~': return !(m.re ?? anchored(m.value)).test(v)
+    case '=~': return regexOf(m).test(v)
+    case '!~': return !regexOf(m).test(v)
   }
 }
 

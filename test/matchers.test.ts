@@ -1,9 +1,15 @@
-import { describe, expect, it } from 'vitest'
+import { RE2JS } from 're2js'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { createAlerter } from '../src/alerter.js'
 import { ConfigError, PinoAlertsError } from '../src/errors.js'
 import { AlertEvent } from '../src/event.js'
 import {
-  MatcherError, alertLabelSet, compileTimeIntervals, inTimeIntervals, matchLabels, matchesAlert, parseMatcher, parseMatchers
+  MAX_PATTERN_LENGTH, MatcherError, alertLabelSet, compileTimeIntervals, inTimeIntervals, matchLabels, matchesAlert, parseMatcher, parseMatchers
 } from '../src/matchers.js'
+import { resolveOptions } from '../src/options.js'
+import { Silences, type SilenceStore } from '../src/pipeline/silence.js'
+import { Reporter } from '../src/report.js'
+import type { StoredSilence } from '../src/store/sqlite.js'
 import type { MatchOp, TimeIntervalSpec } from '../src/matchers.js'
 
 /** Catches the MatcherError `fn` throws (fails the test when it throws nothing or something else). */
@@ -101,7 +107,7 @@ describe('parseMatcher: Alertmanager syntax parity', () => {
   it.each(ACCEPTED)('accepts %j', (input, name, op, value) => {
     const m = parseMatcher(input)
     expect({ name: m.name, op: m.op, value: m.value }).toEqual({ name, op, value })
-    if (op === '=~' || op === '!~') expect(m.re).toBeInstanceOf(RegExp)
+    if (op === '=~' || op === '!~') expect(m.re?.source).toBe(`^(?:${value})$`)
     else expect(m.re).toBeUndefined()
     // The canonical text parses back to the same matcher.
     const again = parseMatcher(m.text)
@@ -176,6 +182,238 @@ describe('regex matchers', () => {
     expect(m('foo=~""', '')).toBe(true)
     expect(m('foo=~""', 'x')).toBe(false)
     expect(matchLabels([parseMatcher('foo=~""')], {})).toBe(true)
+  })
+})
+
+// ---------------------------------------------------------------------------------------------------
+// The regex engine: RE2 (Go's regexp), as Alertmanager, compiled as ^(?:pattern)$; linear time
+
+/** [pattern, value, does `foo=~"pattern"` match] as Go's regexp answers for `^(?:pattern)$`. */
+const RE2_CASES: ReadonlyArray<readonly [string, string, boolean]> = [
+  // RE2-only syntax (each a syntax error for JavaScript's RegExp with the u flag)
+  ['(?P<word>a+)b', 'aab', true],
+  ['(?<word>a+)b', 'aab', true], // Go 1.22 and later
+  ['a\\z', 'a', true],
+  ['[[:alpha:]]+', 'abC', true],
+  ['[[:alpha:]]+', 'ab1', false],
+  ['[[:^digit:]]+', 'ab', true],
+  ['\\pL+', 'Προμηθεύς', true],
+  ['\\p{Greek}+', 'Προμηθεύς', true],
+  ['\\p{Greek}+', 'Prometheus', false],
+  ['\\PL', '1', true],
+  ['\\Q.*\\E', '.*', true],
+  ['\\Q.*\\E', 'ab', false],
+  ['\\x{1F642}', '🙂', true],
+  ['x(?i)y', 'xY', true],
+  ['x(?i)y', 'XY', false],
+  ['(?i:a)b', 'Ab', true],
+  ['(?i:a)b', 'AB', false],
+  ['(?U)a+', 'aaa', true],
+  ['a{,3}', 'a{,3}', true], // not a repeat in Go: a literal
+  ['a{,3}', 'aa', false],
+  // Same syntax, RE2 meaning: \s, \w, \d and \b are ASCII
+  ['\\s', '\u00a0', false],
+  ['\\s', '\v', false],
+  ['\\s', '\f', true],
+  ['\\w+', 'é', false],
+  ['\\d', '٣', false],
+  ['\\101\\x41', 'AA', true], // octal and hex escapes
+  ['(?i)k', '\u212a', true], // the Kelvin sign folds to k
+  ['.', '🙂', true], // one code point
+  ['..', '🙂', false],
+  ['.', '\n', false],
+  ['(?s).', '\n', true],
+  // Fully anchored
+  ['foo', 'xfoo', false],
+  ['foo', 'foox', false],
+  ['foo', 'foo', true],
+  ['a|b', 'ab', false],
+  ['(?m)a$', 'a\n', false],
+  ['^a$', 'a', true], // explicit anchors are harmless
+  ['.*foo.*', 'xfoox', true]
+]
+
+/** [matcher, what the error says]; each is rejected at the value's position (5) when parsed. */
+const RE2_REJECTED: ReadonlyArray<readonly [string, RegExp]> = [
+  ['foo=~"(?<=a)b"', /lookbehind `\(\?<=` is not supported/],
+  ['foo=~"(?<!a)b"', /lookbehind `\(\?<!` is not supported/],
+  ['foo=~"a(?=b)"', /lookahead `\(\?=` is not supported/],
+  ['foo!~"a(?!b)"', /lookahead `\(\?!` is not supported/],
+  ['foo=~"(a)\\\\1"', /backreferences .*`\\1`.* are not supported/],
+  ['foo=~"(?P<n>a)\\\\k<n>"', /invalid escape sequence: `\\k`/],
+  ['foo=~"a{1001}"', /invalid repeat count/],
+  ['foo=~"\\\\C"', /invalid escape sequence: `\\C`/],
+  ['foo=~"\\\\Z"', /invalid escape sequence: `\\Z`/],
+  ['foo=~"\\\\u0041"', /invalid escape sequence: `\\u`/], // JavaScript's \\u escape; RE2 writes \\x{41}
+  ['foo=~"(?#note)a"', /unsupported Perl syntax/],
+  ['foo!~"a++"', /invalid nested repetition operator/],
+  // Alertmanager pastes the pattern into ^(?:…)$, where this would end the group and escape the anchors.
+  ['foo=~"a)|(b"', /unexpected \)/]
+]
+
+describe('regex matchers: RE2 syntax and semantics (Go regexp, as Alertmanager)', () => {
+  const m = (pattern: string, v: string): boolean => matchLabels([parseMatcher(`foo=~${JSON.stringify(pattern)}`)], { foo: v })
+
+  it.each(RE2_CASES)('foo=~%j over %j → %s', (pattern, value, want) => {
+    expect(m(pattern, value)).toBe(want)
+    expect(matchLabels([parseMatcher(`foo!~${JSON.stringify(pattern)}`)], { foo: value })).toBe(!want)
+  })
+
+  it.each(RE2_REJECTED)('rejects %j naming the matcher and what RE2 does not support', (input, reason) => {
+    const err = matcherError(() => parseMatcher(input))
+    expect(err.matcher).toBe(input)
+    expect(err.position).toBe(5)
+    expect(err.message).toContain(`bad matcher '${input}' at position 5: invalid regular expression: `)
+    expect(err.message).toMatch(reason)
+  })
+
+  it('=~"foo" does not match "xfoo" (anchored), nor does a list entry escape its anchors', () => {
+    expect(matchLabels(parseMatchers(['foo=~"foo"']), { foo: 'xfoo' })).toBe(false)
+    expect(matchLabels(parseMatchers('foo=~"foo|bar"'), { foo: 'foobar' })).toBe(false)
+    expect(matchLabels(parseMatchers('foo!~"foo"'), { foo: 'xfoo' })).toBe(true)
+  })
+
+  it(`caps a pattern at ${1024} characters (a MatcherError beyond)`, () => {
+    expect(MAX_PATTERN_LENGTH).toBe(1024)
+    const ok = 'a'.repeat(MAX_PATTERN_LENGTH)
+    expect(m(ok, ok)).toBe(true)
+    const long = `foo=~"${'a'.repeat(MAX_PATTERN_LENGTH + 1)}"`
+    const err = matcherError(() => parseMatcher(long))
+    expect(err.position).toBe(5)
+    expect(err.message).toMatch(/invalid regular expression: longer than 1024 characters \(1025\)/)
+    // Counted repeats expand: at most 10 000 RE2 instructions (the work per character of the value).
+    expect(m('\\pL{1000}'.repeat(9), 'a'.repeat(9000))).toBe(true)
+    const large = `foo=~"${'\\pL{1000}'.repeat(11)}"`
+    expect(matcherError(() => parseMatcher(large)).message).toMatch(/invalid regular expression: too large once its repeats are expanded \(11002 RE2 instructions, at most 10000\)/)
+    // Equality matchers are not patterns: no cap.
+    expect(parseMatcher(`foo="${'a'.repeat(5000)}"`).value).toHaveLength(5000)
+  })
+
+  it('a pattern RE2 rejects in the options is a ConfigError naming the option path', () => {
+    const endsAt = '2099-01-01T00:00:00Z'
+    const err = configError(() => resolveOptions({
+      silences: [{ match: 'title=~"(?<=x)y"', endsAt }],
+      routes: [{ match: ['severity="critical"', 'source=~"(a)\\\\1"'], channels: ['console'] }]
+    }, {}))
+    expect(err.issues).toEqual(expect.arrayContaining([
+      "routes[0].match: bad matcher 'source=~\"(a)\\\\1\"' at position 8: invalid regular expression: backreferences like `\\1` are not supported (RE2 syntax, as in Alertmanager)",
+      "silences[0].match: bad matcher 'title=~\"(?<=x)y\"' at position 7: invalid regular expression: lookbehind `(?<=` is not supported (RE2 syntax, as in Alertmanager)"
+    ]))
+    expect(err.issues).toHaveLength(2)
+  })
+})
+
+describe('regex matchers: linear time, compiled once', () => {
+  /** The shortest of three runs of `fn`, in ms (a backtracking engine is slow every time; noise is not). */
+  async function fastest (fn: () => unknown): Promise<number> {
+    let best = Infinity
+    for (let i = 0; i < 3; i++) {
+      const t = performance.now()
+      await fn()
+      best = Math.min(best, performance.now() - t)
+    }
+    return best
+  }
+
+  let close: (() => Promise<void>) | undefined
+  afterEach(async () => { await close?.(); close = undefined })
+
+  it('a silence title=~"(.|.)*#" and a 40-character title: dispatched through createAlerter in under 10 ms', async () => {
+    const lines: string[] = []
+    const a = createAlerter({
+      channels: { console: { enabled: false } },
+      dedupe: false,
+      silences: [{ match: 'title=~"(.|.)*#"', endsAt: new Date(Date.now() + 3_600_000).toISOString() }]
+    }, { env: {}, reporter: new Reporter((t) => { lines.push(t) }) })
+    close = async () => { await a.close() }
+    await a.ready
+    await a.dispatch({ source: 's', title: 'warm-up' })
+    // Growing titles: with a backtracking engine each character doubles the time, so this fails at a
+    // short title instead of freezing the test (40 characters would take hours).
+    for (const n of [8, 16, 20, 24, 28, 32, 40]) {
+      const title = 'a'.repeat(n)
+      const ms = await fastest(async () => await a.dispatch({ source: 's', title }))
+      expect(ms, `${n} characters took ${ms.toFixed(1)} ms`).toBeLessThan(10)
+    }
+    // Not silenced (no "#"), and a title ending in "#" is.
+    const r = await a.dispatch({ source: 's', title: 'a'.repeat(40) + '#' })
+    expect(r.suppressed).toBe('silence')
+  })
+
+  it('the engine matches (.|.)*# against a 1 MiB value in under 100 ms', async () => {
+    const ms = [parseMatcher('foo=~"(.|.)*#"')]
+    for (const n of [8, 16, 20, 24, 28]) {
+      const v = 'a'.repeat(n)
+      expect(await fastest(() => matchLabels(ms, { foo: v })), `${n} characters`).toBeLessThan(10)
+    }
+    const big = 'a'.repeat(1024 * 1024)
+    let t = performance.now()
+    expect(matchLabels(ms, { foo: big })).toBe(false)
+    expect(performance.now() - t).toBeLessThan(100)
+    t = performance.now()
+    expect(matchLabels(ms, { foo: big.slice(1) + '#' })).toBe(true)
+    expect(performance.now() - t).toBeLessThan(100)
+  })
+
+  it('compiles each pattern once, when parsed, not per evaluation', () => {
+    const compile = vi.spyOn(RE2JS, 'compile')
+    try {
+      const ms = parseMatchers(['severity=~"warn|critical"', 'source!~"risk_.*"', 'env="prod"'])
+      expect(compile).toHaveBeenCalledTimes(2)
+      for (let i = 0; i < 100; i++) matchLabels(ms, { severity: i % 2 === 0 ? 'warn' : 'info', source: 'x' })
+      expect(compile).toHaveBeenCalledTimes(2)
+      // A matcher built by hand, without `re`: compiled on first use, once.
+      const byHand = { name: 'foo', op: '=~' as const, value: 'a|b', text: 'foo=~"a|b"' }
+      for (let i = 0; i < 100; i++) expect(matchLabels([byHand], { foo: i % 2 === 0 ? 'a' : 'ab' })).toBe(i % 2 === 0)
+      expect(compile).toHaveBeenCalledTimes(3)
+    } finally {
+      compile.mockRestore()
+    }
+  })
+
+  it('silences read again from the store keep their compiled matchers', () => {
+    let now = Date.parse('2026-03-02T12:00:00Z')
+    const silence = (id: string, match: string[]): StoredSilence => ({
+      id, match, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString(), comment: '', createdBy: 'test', createdAt: new Date(now - 1000).toISOString()
+    })
+    let stored = [silence('a', ['title=~"Order.*"'])]
+    const store: SilenceStore = { silences: () => stored, addSilence: () => {}, expireSilence: () => false }
+    const silences = new Silences([], store, () => now)
+    const e = AlertEvent.from({ source: 'risk_gate', title: 'Order blocked' })
+    const compile = vi.spyOn(RE2JS, 'compile')
+    try {
+      expect(silences.match(e)?.id).toBe('a')
+      expect(compile).toHaveBeenCalledTimes(1)
+      for (let i = 0; i < 5; i++) {
+        now += 1000 // read again each second
+        expect(silences.match(e)?.id).toBe('a')
+      }
+      expect(compile).toHaveBeenCalledTimes(1)
+      // A changed silence (same id, other matchers) is compiled again.
+      stored = [{ ...stored[0]!, match: ['title=~"Kill.*"'] }]
+      now += 1000
+      expect(silences.match(e)).toBeUndefined()
+      expect(compile).toHaveBeenCalledTimes(2)
+    } finally {
+      compile.mockRestore()
+    }
+  })
+
+  it('a stored silence RE2 rejects (written before) is skipped and reported once; the others stay in force', () => {
+    let now = Date.parse('2026-03-02T12:00:00Z')
+    const span = { startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString(), comment: '', createdBy: 'test', createdAt: new Date(now - 1000).toISOString() }
+    const stored: StoredSilence[] = [
+      { id: 'old-js', match: ['title=~"(?<=Order )blocked"'], ...span },
+      { id: 'good', match: ['source="risk_gate"'], ...span }
+    ]
+    const errors: Error[] = []
+    const silences = new Silences([], { silences: () => stored, addSilence: () => {}, expireSilence: () => false }, () => now, (err) => { errors.push(err) })
+    const e = AlertEvent.from({ source: 'risk_gate', title: 'Order blocked' })
+    expect(silences.match(e)?.id).toBe('good')
+    now += 1000
+    expect(silences.match(e)?.id).toBe('good')
+    expect(errors).toHaveLength(1)
+    expect(errors[0]?.message).toMatch(/^silence old-js is not applied: bad matcher 'title=~"\(\?<=Order \)blocked"' at position 7: invalid regular expression: lookbehind/)
   })
 })
 

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { AlertEvent } from '../event.js'
-import { matchesAlert, parseMatchers, type Matcher } from '../matchers.js'
+import { MatcherError, matchesAlert, parseMatchers, type Matcher } from '../matchers.js'
 import type { ResolvedSilence } from '../options.js'
 import type { AlertStore, StoredSilence } from '../store/sqlite.js'
 
@@ -32,6 +32,8 @@ export class Silences {
   private readonly local: Array<Silence & { matchers: Matcher[] }> = []
   private cached: Array<Silence & { matchers: Matcher[] }> = []
   private readAt = -Infinity
+  /** Stored silences whose matchers do not parse, reported already. */
+  private readonly unusable = new Set<string>()
 
   constructor (
     options: readonly ResolvedSilence[],
@@ -59,13 +61,37 @@ export class Silences {
       // On the delivery path: a store that cannot be read (locked past its timeout, damaged) leaves
       // the silences read last time in force and is reported; the alert still goes on.
       try {
-        this.cached = this.store.silences(t).map((s) => ({ ...s, matchers: parseMatchers(s.match) }))
+        this.cached = this.compiled(this.store.silences(t))
       } catch (err) {
         this.onStoreError?.(err as Error)
       }
     }
     const all = [...this.fromOptions, ...this.local, ...this.cached]
     return all.filter((s) => Date.parse(s.startsAt) <= t && t < Date.parse(s.endsAt))
+  }
+
+  /**
+   * The store's silences with their matchers, compiled once per silence: one read again keeps the
+   * matchers of last time. One whose matchers no longer parse (written by an older version, or by hand)
+   * is left out and reported once; the others stay in force.
+   */
+  private compiled (stored: readonly Silence[]): Array<Silence & { matchers: Matcher[] }> {
+    const before = new Map(this.cached.map((s) => [s.id, s]))
+    const out: Array<Silence & { matchers: Matcher[] }> = []
+    for (const s of stored) {
+      const old = before.get(s.id)
+      if (old !== undefined && sameList(old.match, s.match)) { out.push({ ...s, matchers: old.matchers }); continue }
+      try {
+        out.push({ ...s, matchers: parseMatchers(s.match) })
+      } catch (err) {
+        if (!(err instanceof MatcherError)) throw err
+        if (!this.unusable.has(s.id)) {
+          this.unusable.add(s.id)
+          this.onStoreError?.(new Error(`silence ${s.id} is not applied: ${err.message}`))
+        }
+      }
+    }
+    return out
   }
 
   /** The silence that covers `e` now, if any. */
@@ -116,6 +142,8 @@ export class Silences {
     return done
   }
 }
+
+const sameList = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i])
 
 function strip (s: Silence & { matchers?: Matcher[] }): Silence {
   const { matchers: _m, ...rest } = s
