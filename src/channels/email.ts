@@ -2,6 +2,12 @@
  * email: SMTP via nodemailer (pooled connections), a `multipart/alternative` with a text and an HTML
  * part, subject `[CRITICAL] risk_gate: Order blocked`, headers `X-Alert-Id`, `X-Alert-Severity`,
  * `X-Alert-Fingerprint`. SMTP 4xx replies and connection trouble are retried, 5xx are permanent.
+ *
+ * An attempt given up (its signal aborts: the attempt timeout, the shutdown deadline) is cancelled in
+ * nodemailer, not merely left behind: the pool drops it from its queue or closes the connection
+ * carrying it, so it can never complete beside the retry, and `send` settles at once.
+ * With `user`/`password` the session must be TLS (`secure`, or STARTTLS: `requireTLS` defaults to
+ * true then), so a server or a man in the middle that strips STARTTLS never sees the password.
  */
 import { createTransport } from 'nodemailer'
 import type { AlertEvent } from '../event.js'
@@ -9,6 +15,7 @@ import { alertHtml, digestHtml } from '../format/html.js'
 import { bySeverity, digestHeadline, labelsText, SEVERITY_WORD, subject } from '../format/text.js'
 import { truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
+import { abortReason } from '../http/outcome.js'
 import { redact } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
 
@@ -67,12 +74,36 @@ export function renderEmail (events: readonly AlertEvent[], prefix: string): Ema
   }
 }
 
-interface SmtpError { code?: string, responseCode?: number, message?: string, response?: string }
+interface SmtpError { code?: string, originalCode?: string, command?: string, responseCode?: number, message?: string, response?: string }
 
-/** SMTP replies and nodemailer error codes → an outcome. */
-export function outcomeFromSmtpError (err: unknown, where: string): Outcome {
+/** Node's certificate errors (nodemailer reports them as ESOCKET with the TLS code in `originalCode`). */
+const CERTIFICATE_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID'
+])
+
+const oneLine = (s: string, max = 300): string => s.replace(/\s+/g, ' ').trim().slice(0, max)
+
+/**
+ * SMTP replies and nodemailer error codes → an outcome. `credentials`: the channel has a password, so
+ * a server that will not start TLS is told apart (the password was not sent).
+ */
+export function outcomeFromSmtpError (err: unknown, where: string, credentials = false): Outcome {
   const e = err as SmtpError
-  const text = `${where}: ${(e.message ?? String(err)).replace(/\s+/g, ' ').slice(0, 300)}`
+  // The server answered STARTTLS with anything but 2xx (it offered none, or someone took it out of
+  // its EHLO): requireTLS stopped the session before AUTH. Waiting does not change that.
+  if (e.code === 'ETLS' && e.command === 'STARTTLS' && typeof e.responseCode === 'number') {
+    const what = credentials
+      ? 'the server offered no STARTTLS; the password is not sent in clear; set requireTLS: false to allow it'
+      : 'the server offered no STARTTLS and requireTLS is set; set requireTLS: false to send without TLS'
+    return { ok: false, retryable: false, status: e.responseCode, error: `${where}: ${what} (STARTTLS answered: ${oneLine(e.response ?? String(e.responseCode), 200)})` }
+  }
+  const tlsCode = [e.originalCode, e.code].find((c) => c !== undefined && CERTIFICATE_CODES.has(c))
+  if (tlsCode !== undefined) {
+    return { ok: false, retryable: false, error: `${where}: TLS: ${oneLine(e.message ?? tlsCode)} (${tlsCode}; a private CA goes into the channel's tls.ca)` }
+  }
+  const text = `${where}: ${oneLine(e.message ?? String(err))}`
   const reply = e.responseCode
   if (typeof reply === 'number' && reply >= 400 && reply < 500) return { ok: false, retryable: true, status: reply, error: text }
   if (typeof reply === 'number' && reply >= 500) return { ok: false, retryable: false, status: reply, error: text }
@@ -89,6 +120,11 @@ export function create (cfg: ResolvedChannel): Channel<EmailMessage> {
   }
   const secure = c.secure ?? c.port === 465
   const port = c.port ?? (secure ? 465 : 587)
+  const credentials = c.user !== undefined
+  // A password goes only over TLS unless the user says otherwise: TLS from the first byte, or STARTTLS
+  // required (nodemailer then sends STARTTLS even when the EHLO does not offer it, and stops when
+  // the server refuses, before AUTH).
+  const requireTLS = c.requireTLS ?? (credentials && !secure)
   const where = `${cfg.name} (smtp ${c.host}:${port})`
   const t = cfg.timeoutMs
   const transportOptions = {
@@ -96,7 +132,7 @@ export function create (cfg: ResolvedChannel): Channel<EmailMessage> {
     host: c.host,
     port,
     secure,
-    requireTLS: c.requireTLS ?? false,
+    requireTLS,
     auth: c.user !== undefined ? { user: c.user, pass: c.password as string } : undefined,
     tls: c.tls === undefined ? undefined : { ...(c.tls.ca === undefined ? {} : { ca: c.tls.ca }), ...(c.tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: c.tls.rejectUnauthorized }) },
     // One attempt may not outlive timeoutMs at any stage, a silent server included.
@@ -116,12 +152,18 @@ export function create (cfg: ResolvedChannel): Channel<EmailMessage> {
     render (events: readonly AlertEvent[]): EmailMessage[] {
       return [renderEmail(events, prefix)]
     },
-    async send (m: EmailMessage): Promise<Outcome> {
+    async send (m: EmailMessage, ctx: { signal: AbortSignal }): Promise<Outcome> {
+      const { signal } = ctx
       try {
-        await transport.sendMail({ from: c.from, to: c.to, cc: c.cc, subject: m.subject, text: m.text, html: m.html, headers: m.headers })
+        // nodemailer (>= 10.5) cancels for real on abort: the pool takes the mail out of its queue, or
+        // closes the connection carrying it (it can no longer complete beside a retry), and sendMail
+        // rejects at once with EABORT.
+        await transport.sendMail({ from: c.from, to: c.to, cc: c.cc, subject: m.subject, text: m.text, html: m.html, headers: m.headers, signal })
         return { ok: true }
       } catch (err) {
-        const out = outcomeFromSmtpError(err, where)
+        const out: Outcome = signal.aborted
+          ? { ok: false, retryable: true, error: `${where}: ${abortReason(signal)} (send cancelled)` }
+          : outcomeFromSmtpError(err, where, credentials)
         return out.ok ? out : { ...out, error: redact(out.error, cfg.secrets) }
       }
     },

@@ -1,13 +1,17 @@
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createAlerter, type Alerter } from '../../src/alerter.js'
 import { create, headerSafe, renderEmail } from '../../src/channels/email.js'
 import { AlertEvent } from '../../src/event.js'
 import { resolveOptions } from '../../src/options.js'
 import { startSmtpFake, startSilentServer, type SmtpFake } from '../fakes/smtp.js'
+import { makeTestCa, type TestCa } from '../fakes/tls.js'
 import { fixture, readJsonl, runNode, tempDir } from '../helpers/run.js'
 
 const PASSWORD = 'fake-password-123'
+// A throw-away CA and a certificate for 127.0.0.1: the fake offers STARTTLS with it, a client trusts it only via tls.ca.
+let ca: TestCa
+beforeAll(() => { ca = makeTestCa(tempDir('pino-alerts-smtp-ca-')) })
 let cleanup: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const f of cleanup) await f()
@@ -32,11 +36,14 @@ const email = (port: number, extra: Record<string, unknown> = {}): Record<string
 
 describe('email channel (real SMTP server, parsed by mailparser)', () => {
   it('a logger.fatal alert through a real pino transport arrives as a complete mail', async () => {
-    const server = await smtp({ auth: { user: 'alerts-bot', pass: PASSWORD } })
-    const r = await runNode(fixture('email-fatal.mjs'), { SMTP_PORT: String(server.port) })
+    // Credentials, so TLS is required: the fake offers STARTTLS, the app trusts its CA through Node's own variable.
+    const server = await smtp({ auth: { user: 'alerts-bot', pass: PASSWORD }, tls: ca })
+    const r = await runNode(fixture('email-fatal.mjs'), { SMTP_PORT: String(server.port), NODE_EXTRA_CA_CERTS: ca.caPath })
     expect(r.code).toBe(1)
     const [got] = await server.waitFor(1)
     const { mail, envelope } = got!
+    expect(got!.secure).toBe(true)
+    expect(server.authAttempts).toMatchObject([{ ok: true, secure: true }])
     expect(envelope).toEqual({ from: 'alerts@example.test', to: ['desk@example.test', 'cro@example.test'] })
     expect(mail.from?.text).toBe('"Risk Alerts" <alerts@example.test>')
     expect(mail.to && !Array.isArray(mail.to) ? mail.to.text : '').toBe('desk@example.test, cro@example.test')
@@ -59,22 +66,22 @@ describe('email channel (real SMTP server, parsed by mailparser)', () => {
 
   for (const method of ['PLAIN', 'LOGIN'] as const) {
     it(`AUTH ${method} with the right credentials delivers`, async () => {
-      const server = await smtp({ auth: { user: 'bot', pass: PASSWORD, methods: [method] } })
-      const a = alerter({ channels: { email: email(server.port, { user: 'bot', password: PASSWORD }) } })
+      const server = await smtp({ auth: { user: 'bot', pass: PASSWORD, methods: [method] }, tls: ca })
+      const a = alerter({ channels: { email: email(server.port, { user: 'bot', password: PASSWORD, tls: { ca: ca.caPem } }) } })
       const res = await a.dispatch({ source: 'var_gate', title: 'VaR at 90%', severity: 'critical' })
       expect(res.deliveries).toEqual([{ channel: 'email', ok: true, attempts: 1 }])
-      expect(server.authAttempts).toEqual([{ method, ok: true }])
+      expect(server.authAttempts).toEqual([{ method, ok: true, user: 'bot', password: PASSWORD, secure: true }])
       expect(server.received[0]?.mail.subject).toBe('[CRITICAL] var_gate: VaR at 90%')
     })
   }
 
   it('wrong credentials: permanent failure (no retry), the password never shown, the failover stand-in delivers', async () => {
-    const server = await smtp({ auth: { user: 'bot', pass: PASSWORD } })
+    const server = await smtp({ auth: { user: 'bot', pass: PASSWORD }, tls: ca })
     const dir = tempDir()
     const notices: string[] = []
     const a = createAlerter({
       env: false,
-      channels: { console: { enabled: false }, email: email(server.port, { user: 'bot', password: 'wrong-password-456' }), file: { path: join(dir, 'a.jsonl') } },
+      channels: { console: { enabled: false }, email: email(server.port, { user: 'bot', password: 'wrong-password-456', tls: { ca: ca.caPem } }), file: { path: join(dir, 'a.jsonl') } },
       routes: { critical: ['email'] },
       failover: ['file']
     }, { env: {}, reporter: new (await import('../../src/report.js')).Reporter((t) => notices.push(t)) })
@@ -187,6 +194,127 @@ describe('email channel (real SMTP server, parsed by mailparser)', () => {
     expect(headerSafe('a\r\nb\tc\u2028d')).toBe('a b c d')
     expect(headerSafe('x'.repeat(300), 10)).toBe('xxxxxxxxx…')
     expect(renderEmail([AlertEvent.from({ source: 's', title: 't', status: 'resolved' })], '').subject).toBe('[RESOLVED] s: t')
+  })
+})
+
+/** The channel alone, configured as the alerter would (options resolved, secrets known). */
+function channel (port: number, extra: Record<string, unknown> = {}): ReturnType<typeof create> {
+  const cfg = resolveOptions({ env: false, channels: { email: email(port, extra) } }, {}).channels.find((c) => c.name === 'email')!
+  const ch = create(cfg)
+  cleanup.unshift(async () => await ch.close?.())
+  return ch
+}
+
+const STRIPPED = 'the server offered no STARTTLS; the password is not sent in clear; set requireTLS: false to allow it'
+
+describe('email: an attempt given up is cancelled for real', () => {
+  it('a slow server outlasts timeoutMs in the DATA phase: the attempt\'s connection is closed, the retry delivers the mail exactly once', async () => {
+    // Replies to MAIL FROM and to DATA 400 ms late each: the attempt (600 ms) times out while the
+    // client waits for the DATA reply, and no single wait reaches the socket timeout (also 600 ms).
+    const server = await smtp({ mailFromHoldsMs: [400], dataHoldsMs: [400] })
+    const a = alerter({ channels: { email: email(server.port, { timeoutMs: 600, retry: { maxAttempts: 3, initialMs: 10 } }) } })
+    const res = await a.dispatch({ source: 'risk_gate', title: 'Order blocked', severity: 'critical' })
+    expect(res.deliveries).toEqual([{ channel: 'email', ok: true, attempts: 2 }])
+    // Both DATA commands settled: the held one either answered (a duplicate) or found its client gone.
+    await server.waitUntil(() => server.dataCommands === 2, 'both DATA commands settled')
+    expect(server.received.map((m) => m.mail.subject)).toEqual(['[CRITICAL] risk_gate: Order blocked'])
+    expect(server.abandoned.map((m) => m.mail.subject)).toEqual(['[CRITICAL] risk_gate: Order blocked'])
+  })
+
+  for (const pool of [true, false]) {
+    it(`send settles within 100 ms of its signal aborting, retryable, and the server never gets to accept that mail (pool: ${String(pool)})`, async () => {
+      const server = await smtp({ dataHoldsMs: [3000] })
+      const ch = channel(server.port, { pool })
+      const [m] = ch.render([AlertEvent.from({ source: 's', title: 'held', severity: 'critical' })])
+      const ac = new AbortController()
+      const pending = ch.send(m!, { signal: ac.signal })
+      await server.waitUntil(() => server.holding === 1, 'the DATA reply held')
+      const started = performance.now()
+      ac.abort(new Error('attempt timed out after 300 ms'))
+      const out = await pending
+      const took = performance.now() - started
+      expect(out).toMatchObject({ ok: false, retryable: true })
+      expect(out.ok ? '' : out.error).toMatch(/^email \(smtp 127\.0\.0\.1:\d+\): attempt timed out after 300 ms/)
+      expect(took).toBeLessThan(100)
+      await server.waitUntil(() => server.dataCommands === 1, 'the held DATA settled')
+      expect(server.received).toHaveLength(0)
+      expect(server.abandoned).toHaveLength(1)
+      expect(server.closedConnections).toBe(1)
+    })
+  }
+
+  it('aborted sends free the pool: a send after two stuck ones goes out at once, not after them', async () => {
+    const server = await smtp({ dataHoldsMs: [3000, 3000] })
+    const ch = channel(server.port)
+    const mail = (title: string): Parameters<typeof ch.send>[0] => ch.render([AlertEvent.from({ source: 's', title, severity: 'critical' })])[0]!
+    const stuck = [new AbortController(), new AbortController()]
+    const first = stuck.map(async (c, i) => await ch.send(mail(`stuck ${i + 1}`), { signal: c.signal }))
+    await server.waitUntil(() => server.holding === 2, 'both pooled connections held')
+    for (const c of stuck) c.abort(new Error('attempt timed out after 300 ms'))
+    for (const out of await Promise.all(first)) expect(out).toMatchObject({ ok: false, retryable: true })
+    expect(await ch.send(mail('next'), { signal: AbortSignal.timeout(5000) })).toEqual({ ok: true })
+    // Delivered while the stuck ones would still be held: nothing of theirs was accepted.
+    expect(server.received.map((m) => m.mail.subject)).toEqual(['[CRITICAL] s: next'])
+    await server.waitUntil(() => server.dataCommands === 3, 'every DATA settled')
+    expect(server.abandoned.map((m) => m.mail.subject).sort()).toEqual(['[CRITICAL] s: stuck 1', '[CRITICAL] s: stuck 2'])
+  })
+})
+
+describe('email: credentials go only over TLS (requireTLS)', () => {
+  it('with user/password, a server without STARTTLS never gets the password: permanent failure naming requireTLS', async () => {
+    const server = await smtp({ auth: { user: 'bot', pass: PASSWORD } })
+    const notices: string[] = []
+    const a = createAlerter({
+      env: false,
+      channels: { console: { enabled: false }, email: email(server.port, { user: 'bot', password: PASSWORD }) }
+    }, { env: {}, reporter: new (await import('../../src/report.js')).Reporter((t) => notices.push(t)) })
+    cleanup.unshift(async () => await a.close())
+    const res = await a.dispatch({ source: 'risk_gate', title: 'Order blocked', severity: 'critical' })
+    expect(res.deliveries).toHaveLength(1)
+    expect(res.deliveries[0]).toMatchObject({ channel: 'email', ok: false, attempts: 1 })
+    expect(res.deliveries[0]?.error).toContain(STRIPPED)
+    expect(res.deliveries[0]?.error).toMatch(/^email \(smtp 127\.0\.0\.1:\d+\): .*\(permanent, not retried\)$/)
+    expect(server.authAttempts).toEqual([])
+    expect(server.received).toEqual([])
+    expect(server.dataCommands).toBe(0)
+    expect(JSON.stringify(res) + notices.join('')).not.toContain(PASSWORD)
+  })
+
+  it('requireTLS: false explicitly allows AUTH in clear (the password reaches the server); the default on the same server refuses', async () => {
+    const server = await smtp({ auth: { user: 'bot', pass: PASSWORD } })
+    const refused = await channel(server.port, { user: 'bot', password: PASSWORD }).send(renderEmail([AlertEvent.from({ source: 's', title: 'default' })], ''), { signal: AbortSignal.timeout(5000) })
+    expect(refused).toMatchObject({ ok: false, retryable: false })
+    expect(refused.ok ? '' : refused.error).toContain(STRIPPED)
+    expect(server.authAttempts).toEqual([])
+    const a = alerter({ channels: { email: email(server.port, { user: 'bot', password: PASSWORD, requireTLS: false }) } })
+    const res = await a.dispatch({ source: 's', title: 'opted out', severity: 'critical' })
+    expect(res.deliveries).toEqual([{ channel: 'email', ok: true, attempts: 1 }])
+    expect(server.authAttempts).toEqual([{ method: 'PLAIN', ok: true, user: 'bot', password: PASSWORD, secure: false }])
+    expect(server.received.map((m) => [m.mail.subject, m.secure])).toEqual([['[CRITICAL] s: opted out', false]])
+  })
+
+  it('with user/password the mail goes over STARTTLS: upgraded when the certificate is trusted via tls.ca; untrusted or stripped, the password is never sent', async () => {
+    const tlsServer = await smtp({ auth: { user: 'bot', pass: PASSWORD }, tls: ca })
+    const a = alerter({ channels: { email: email(tlsServer.port, { user: 'bot', password: PASSWORD, tls: { ca: ca.caPem } }) } })
+    const res = await a.dispatch({ source: 's', title: 'over TLS', severity: 'critical' })
+    expect(res.deliveries).toEqual([{ channel: 'email', ok: true, attempts: 1 }])
+    expect(tlsServer.authAttempts).toEqual([{ method: 'PLAIN', ok: true, user: 'bot', password: PASSWORD, secure: true }])
+    expect(tlsServer.received.map((m) => [m.mail.subject, m.secure])).toEqual([['[CRITICAL] s: over TLS', true]])
+
+    const message = renderEmail([AlertEvent.from({ source: 's', title: 'not sent' })], '')
+    // Without tls.ca the throw-away certificate is not trusted: the upgrade fails, permanently.
+    const untrusted = await channel(tlsServer.port, { user: 'bot', password: PASSWORD }).send(message, { signal: AbortSignal.timeout(5000) })
+    expect(untrusted).toMatchObject({ ok: false, retryable: false })
+    expect(untrusted.ok ? '' : untrusted.error).toMatch(/certificate/)
+    expect(untrusted.ok ? '' : untrusted.error).not.toContain(PASSWORD)
+    // The same config against a server that offers no STARTTLS.
+    const stripped = await smtp({ auth: { user: 'bot', pass: PASSWORD } })
+    const out = await channel(stripped.port, { user: 'bot', password: PASSWORD, tls: { ca: ca.caPem } }).send(message, { signal: AbortSignal.timeout(5000) })
+    expect(out).toMatchObject({ ok: false, retryable: false })
+    expect(out.ok ? '' : out.error).toContain(STRIPPED)
+    expect(tlsServer.authAttempts).toHaveLength(1)
+    expect(stripped.authAttempts).toEqual([])
+    expect(stripped.received).toEqual([])
   })
 })
 
