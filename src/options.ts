@@ -626,6 +626,8 @@ const ENV_CHANNELS: Array<{ channel: ChannelType, vars: EnvVar[] }> = [
       { suffix: 'SMTP_PORT', key: 'port', required: false, parse: (v) => (/^\d+$/.test(v) ? Number(v) : v) },
       { suffix: 'SMTP_USER', key: 'user', required: false, pairedWith: 'SMTP_PASSWORD' },
       { suffix: 'SMTP_PASSWORD', key: 'password', required: false, pairedWith: 'SMTP_USER' },
+      // `false` allows AUTH without TLS (a plain relay on a trusted network); anything else is refused by the schema.
+      { suffix: 'SMTP_REQUIRE_TLS', key: 'requireTLS', required: false, parse: (v) => (v === 'true' ? true : v === 'false' ? false : v) },
       { suffix: 'EMAIL_FROM', key: 'from', required: true },
       { suffix: 'EMAIL_TO', key: 'to', required: true }
     ]

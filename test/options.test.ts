@@ -99,6 +99,15 @@ describe('environment (RISK_ALERTS_*)', () => {
     expect(o.warnings[0]).not.toContain('c2VjcmV0')
   })
 
+  it('RISK_ALERTS_SMTP_REQUIRE_TLS: false allows AUTH without TLS from the environment; a word other than true/false is refused', () => {
+    const env = { RISK_ALERTS_SMTP_HOST: 'smtp.example.com', RISK_ALERTS_SMTP_USER: 'alerts', RISK_ALERTS_SMTP_PASSWORD: 'fake-password', RISK_ALERTS_EMAIL_FROM: 'a@example.com', RISK_ALERTS_EMAIL_TO: 'b@example.com' }
+    const email = (extra: Record<string, string>): Record<string, unknown> | undefined => resolveOptions({}, { ...env, ...extra }).channels.find((c) => c.name === 'email')?.config
+    expect(email({})?.requireTLS).toBeUndefined() // the channel's default: required, with a password
+    expect(email({ RISK_ALERTS_SMTP_REQUIRE_TLS: 'false' })?.requireTLS).toBe(false)
+    expect(email({ RISK_ALERTS_SMTP_REQUIRE_TLS: 'true' })?.requireTLS).toBe(true)
+    expect(configError({}, { ...env, RISK_ALERTS_SMTP_REQUIRE_TLS: 'no' }).message).toMatch(/channels\.email\.requireTLS: got "no"; expected boolean/)
+  })
+
   it('bad environment values fail the start like bad options', () => {
     expect(configError({}, { RISK_ALERTS_WEBHOOK_URL: 'not a url' }).message).toMatch(/channels\.webhook\.url: got "not a url"/)
   })
