@@ -1,4 +1,4 @@
-import { hash, randomUUID } from 'node:crypto'
+import { createHash, hash, randomUUID } from 'node:crypto'
 import { InvalidAlertError } from './errors.js'
 
 export type Severity = 'info' | 'warn' | 'critical'
@@ -152,14 +152,15 @@ export class AlertEvent implements AlertEventJSON {
     if (status !== 'firing' && status !== 'resolved') throw new InvalidAlertError('status', `expected "firing" or "resolved", got ${describe(status)}`)
     const level = o.level === undefined ? SEVERITY_LEVEL[severity] : o.level
     if (typeof level !== 'number' || !Number.isFinite(level)) throw new InvalidAlertError('level', `expected a number, got ${describe(level)}`)
+    const ided = idAndMetadata(optString(o, 'id'), o.metadata === undefined ? {} : asObject(o.metadata, 'metadata'))
     const f: AlertEventJSON = {
-      id: optString(o, 'id') || newAlertId(),
+      id: ided.id,
       source,
       severity,
       title,
       body,
       labels,
-      metadata: o.metadata === undefined ? {} : asObject(o.metadata, 'metadata'),
+      metadata: ided.metadata,
       timestamp: toIso(o.timestamp, 'timestamp'),
       level,
       fingerprint: optString(o, 'fingerprint') || fingerprintOf(source, title, labels),
@@ -191,6 +192,51 @@ export function newAlertId (): string {
   const id = randomUUID()
   id.charCodeAt(0)
   return id
+}
+
+/**
+ * The longest id kept as given. Ids travel as HTTP header values (`webhook-id`) and as keys of
+ * services and of the store: UUIDs are 36 characters; 128 leaves room for an app's own order or
+ * request ids and stays far below any header or key limit.
+ */
+const MAX_ID_LENGTH = 128
+/** Printable ASCII without leading or trailing space: what any HTTP header value carries unchanged. */
+const HEADER_SAFE = /^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$/
+/** The namespace of the name-based (v5) UUIDs that replace ids which cannot travel (`replacementId`). */
+const ID_NAMESPACE = Buffer.from('6f0b7c1e3d2a4e8f9b5c0a1d2e3f4a5b', 'hex')
+
+/**
+ * Can this alert id travel in an HTTP header unchanged? Printable ASCII, no leading or trailing space,
+ * at most 128 characters. Otherwise it is replaced (see `idAndMetadata`).
+ * An id with CR/LF, a control character or a non-ASCII one (`ord-1-€`) makes HTTP clients refuse the
+ * request before a byte is sent; left as it is, every channel that sends the id in a header fails.
+ */
+function headerSafe (id: string): boolean {
+  return id.length <= MAX_ID_LENGTH && HEADER_SAFE.test(id)
+}
+
+/**
+ * The id that replaces one that cannot travel: a name-based UUID (v5, SHA-1) of the original, so the
+ * same original id always gives the same new one (a duplicate logged twice is still recognised by
+ * receivers and by the store) and two different ones never meet in practice.
+ */
+function replacementId (original: string): string {
+  const h = createHash('sha1').update(ID_NAMESPACE).update(original, 'utf8').digest()
+  h[6] = ((h[6] as number) & 0x0f) | 0x50
+  h[8] = ((h[8] as number) & 0x3f) | 0x80
+  const x = h.toString('hex', 0, 16)
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`
+}
+
+/**
+ * The id of a new event and its metadata: an id that cannot travel in a header is replaced by
+ * `replacementId`, and the original is kept in `metadata.originalId` (nothing is lost; it reaches
+ * every channel in the metadata, as JSON, where any character is safe).
+ */
+function idAndMetadata (id: string | undefined, metadata: Record<string, unknown>): { id: string, metadata: Record<string, unknown> } {
+  if (id === undefined || id === '') return { id: newAlertId(), metadata }
+  if (headerSafe(id)) return { id, metadata }
+  return { id: replacementId(id), metadata: { ...metadata, originalId: id } }
 }
 
 export function isSeverity (v: unknown): v is Severity {
@@ -308,14 +354,15 @@ export function fromRecord (record: Record<string, unknown>, ctx: RecordContext)
     status = 'resolved'
   }
 
+  const ided = idAndMetadata(aString('id'), metadata)
   const f: AlertEventJSON = {
-    id: aString('id') || newAlertId(),
+    id: ided.id,
     source: intern(source),
     severity,
     title: intern(title),
     body,
     labels,
-    metadata,
+    metadata: ided.metadata,
     timestamp: recordTime(record.time),
     level: levelNum,
     fingerprint: aString('fingerprint') || fingerprintOf(source, title, labels),

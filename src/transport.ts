@@ -36,6 +36,173 @@ import type { Reporter } from './report.js'
 const SonicBoom = sonicBoom as unknown as typeof import('sonic-boom').SonicBoom
 type SonicBoom = InstanceType<typeof SonicBoom>
 
+/** After the destination failed, the first retry comes after this long, doubling up to DEST_RETRY_MAX_MS. */
+const DEST_RETRY_MS = 1000
+const DEST_RETRY_MAX_MS = 30_000
+
+/**
+ * The `destination` option: every chunk written there unchanged, with pino/file's back-pressure while
+ * it works. A failing destination (a full disk: ENOSPC; a directory that cannot be made: ENOTDIR,
+ * EACCES; a closed pipe: EPIPE) must not stop alerting, and it did: sonic-boom's 'error' had no
+ * listener, so it ended the worker and, re-emitted by thread-stream, the app ("Unhandled 'error'
+ * event"); and with a listener alone, a write waiting for 'drain' would wait for ever.
+ *
+ * So, on an error:
+ * - it is reported once on stderr (through the Reporter) with what happens next; alerting goes on;
+ * - from then on the lines meant for it are dropped (not buffered: a full disk can last for hours)
+ *   and counted; back-pressure from it ends;
+ * - it is retried after 1 s, then at doubling intervals up to 30 s: what sonic-boom was writing when it
+ *   failed (kept, at most a chunk and its 16 KiB buffer) is written again (a file that was opened), or
+ *   the file is opened anew (one that could not be); when that works, one line on stderr says so and
+ *   how many lines were dropped meanwhile;
+ * - at close, one last try; if it still fails, one line says how many lines were dropped (what
+ *   sonic-boom kept is lost with them, uncounted: it holds bytes, not lines).
+ */
+class Destination {
+  private sonic: SonicBoom
+  /** `broken`: lines are dropped; `probing`: a retry is under way (lines are dropped until it works). */
+  private state: 'ok' | 'broken' | 'probing' = 'ok'
+  /** The current sonic-boom could not open its file: never written to again (its fd is -1). */
+  private dead = false
+  /** Chunks given to a sonic-boom still opening its file: lost, and counted, if the open fails. */
+  private opening: string[] | undefined = []
+  /** Callbacks waiting for 'drain' (back-pressure); also released when the destination fails. */
+  private waiters: Array<() => void> = []
+  private retryMs = DEST_RETRY_MS
+  private retryTimer: NodeJS.Timeout | undefined
+  private closing = false
+  /** The current outage: since when, why, and what was dropped. */
+  private since = 0
+  private cause = ''
+  private droppedLines = 0
+  private droppedBytes = 0
+  private readonly name: string
+
+  constructor (private readonly dest: string | number, private readonly reporter: Reporter) {
+    this.name = typeof dest === 'number' ? `fd ${dest}` : dest
+    this.sonic = this.open()
+  }
+
+  private open (): SonicBoom {
+    const sonic = new SonicBoom({ dest: this.dest, sync: false, mkdir: true })
+    this.dead = false
+    this.opening = typeof this.dest === 'number' ? undefined : []
+    sonic.on('error', (err: NodeJS.ErrnoException) => { if (sonic === this.sonic) this.failed(err) })
+    sonic.on('drain', () => { if (sonic === this.sonic) this.drained() })
+    sonic.on('ready', () => {
+      if (sonic !== this.sonic) return
+      this.opening = undefined
+      // A file that could not be opened before opens now: the destination works again.
+      if (this.state === 'probing') this.recovered()
+    })
+    // A successful write during a retry: the destination works again.
+    sonic.on('write', () => { if (sonic === this.sonic && this.state === 'probing') this.recovered() })
+    return sonic
+  }
+
+  /** Writes a chunk; false when the caller should wait for `whenDrained` (as pino/file would). */
+  write (text: string): boolean {
+    if (this.state === 'ok') {
+      this.opening?.push(text)
+      return this.sonic.write(text)
+    }
+    this.drop(text)
+    return true
+  }
+
+  private drop (text: string): void {
+    this.droppedLines += lineCount(text)
+    this.droppedBytes += Buffer.byteLength(text)
+  }
+
+  /** Calls `cb` once the destination can take more, or at once if it failed (its lines are dropped now). */
+  whenDrained (cb: () => void): void {
+    if (this.state !== 'ok') cb()
+    else this.waiters.push(cb)
+  }
+
+  private drained (): void {
+    const waiting = this.waiters
+    this.waiters = []
+    for (const cb of waiting) cb()
+  }
+
+  private failed (err: NodeJS.ErrnoException): void {
+    // A file that could not be opened (or its directory made) has fd -1: writing to it would throw.
+    const opening = err.syscall === 'open' || err.syscall === 'mkdir'
+    const lost = opening ? this.opening ?? [] : []
+    if (opening) { this.dead = true; this.opening = undefined }
+    if (this.state === 'ok') {
+      this.since = Date.now()
+      this.cause = err.code ?? err.message
+      this.droppedLines = 0
+      this.droppedBytes = 0
+      this.retryMs = DEST_RETRY_MS
+      this.reporter.notice(`pino-alerts: destination ${this.name}: cannot ${opening ? 'open' : 'write'} (${err.message}); its lines are dropped and counted, alerting goes on; retried every ${DEST_RETRY_MS / 1000} to ${DEST_RETRY_MAX_MS / 1000} s`)
+    } else {
+      this.retryMs = Math.min(this.retryMs * 2, DEST_RETRY_MAX_MS)
+    }
+    for (const text of lost) this.drop(text)
+    this.state = 'broken'
+    this.drained()
+    if (this.closing) return
+    this.retryTimer = setTimeout(() => { this.retryTimer = undefined; this.retry() }, this.retryMs)
+    this.retryTimer.unref()
+  }
+
+  /** One retry: write again what was being written when it failed, or open the file anew. */
+  private retry (): void {
+    if (this.closing || this.state !== 'broken') return
+    this.state = 'probing'
+    if (!this.dead) {
+      // An empty write makes sonic-boom write out what it holds: 'write' on success, 'error' if not.
+      this.sonic.write('')
+    } else if (typeof this.dest === 'string') {
+      this.sonic = this.open()
+    }
+  }
+
+  private recovered (): void {
+    this.state = 'ok'
+    const secs = Math.round((Date.now() - this.since) / 1000)
+    this.reporter.notice(`pino-alerts: destination ${this.name}: writable again after ${secs} s; ${this.droppedLines} lines (${this.droppedBytes} bytes) were dropped meanwhile (${this.cause})`)
+    this.droppedLines = 0
+    this.droppedBytes = 0
+  }
+
+  /**
+   * Ends the destination: what it holds is written (one last try when it was failing) and the file
+   * closed; if it is still failing, one line says what was not written. Never rejects.
+   */
+  async end (): Promise<void> {
+    this.closing = true
+    clearTimeout(this.retryTimer)
+    let ended = false
+    if (!this.dead) {
+      const sonic = this.sonic
+      ended = await new Promise<boolean>((resolve) => {
+        sonic.once('close', () => resolve(true))
+        sonic.once('error', () => {
+          // It failed (again): close the file without what it holds.
+          try { sonic.destroy() } catch { /* already closed */ }
+          resolve(false)
+        })
+        try { sonic.end() } catch { resolve(false) }
+      })
+    }
+    // Failing before, and its last write worked after all (a retry that was under way may have said so already).
+    if (ended && this.state !== 'ok') this.recovered()
+    else if (!ended && this.state !== 'ok') this.reporter.notice(`pino-alerts: destination ${this.name}: still failing at close (${this.cause}); ${this.droppedLines} lines (${this.droppedBytes} bytes) were dropped`)
+  }
+}
+
+/** Lines in a chunk (its `\n`s, and an unfinished last line). */
+function lineCount (text: string): number {
+  let n = 0
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++
+  return text.length > 0 && text.charCodeAt(text.length - 1) !== 10 ? n + 1 : n
+}
+
 /**
  * Chunks of this many characters or more are V8 "large objects". When a chunk is held while its lines
  * are parsed (tens of milliseconds in a flood, with garbage collections meanwhile), it is promoted to
@@ -89,7 +256,7 @@ export interface AlertStreamOptions {
   context: RecordContext
   maxLineLength: number
   /** Every chunk is also written here, unchanged (option `destination`). */
-  forward?: SonicBoom
+  forward?: Destination
 }
 
 export class AlertStream extends Writable {
@@ -100,7 +267,7 @@ export class AlertStream extends Writable {
   private readonly needle: string
   private readonly maxLine: number
   private readonly reporter: Reporter
-  private readonly forward: SonicBoom | undefined
+  private readonly forward: Destination | undefined
   /** The build() stream the candidate lines go into; its close closes the alerter. */
   private readonly lines: Transform
   /** A write into the line stream returned false: wait for its 'drain' before taking the next chunk. */
@@ -171,20 +338,13 @@ export class AlertStream extends Writable {
     // Back-pressure (from the destination, as pino/file waits for it; or from the line stream): wait.
     let waiting = (forwardFull ? 1 : 0) + (linesFull ? 1 : 0)
     const drained = (): void => { if (--waiting === 0) cb() }
-    if (forwardFull) (this.forward as SonicBoom).once('drain', drained)
+    if (forwardFull) (this.forward as Destination).whenDrained(drained)
     if (linesFull) this.lines.once('drain', drained)
   }
 
   override _final (cb: (err?: Error | null) => void): void {
     if (this.pending !== '' || this.oversized) this.endPending()
-    const forwarded = this.forward === undefined
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-        const f = this.forward as SonicBoom
-        f.once('close', () => resolve())
-        f.once('error', () => resolve())
-        f.end()
-      })
+    const forwarded = this.forward === undefined ? Promise.resolve() : this.forward.end()
     // The line stream closes (autoDestroy) once its last line is posted; its close closes the alerter.
     const lines = this.lines.closed
       ? Promise.resolve()
@@ -396,7 +556,7 @@ export default async function pinoAlertsTransport (options: AlertsOptions & { pi
   // Validate level names (custom ones included) before any channel starts.
   const context = recordContext(opts, config?.levels, config?.messageKey ?? 'msg')
   const alerter = createAlerter(opts)
-  const forward = opts.destination === undefined ? undefined : new SonicBoom({ dest: opts.destination, sync: false, mkdir: true })
+  const forward = opts.destination === undefined ? undefined : new Destination(opts.destination, alerter.reporter)
   const stream = new AlertStream(forward === undefined ? { alerter, context, maxLineLength: opts.maxLineLength } : { alerter, context, maxLineLength: opts.maxLineLength, forward })
   if (configured !== undefined && config === undefined) {
     // Late config (logger created more than CONFIG_WAIT_MS after the transport): apply it from then on.

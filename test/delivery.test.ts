@@ -13,7 +13,7 @@ import { createAlerter, type Alerter, type DispatchResult } from '../src/alerter
 import type { Channel, Outcome } from '../src/channels/channel.js'
 import { Deliverer, type DeliveryReport } from '../src/delivery/deliverer.js'
 import type { HttpResponse } from '../src/http/client.js'
-import { outcomeFromResponse, parseRetryAfter } from '../src/http/outcome.js'
+import { isNotSent, outcomeFromError, outcomeFromResponse, parseRetryAfter } from '../src/http/outcome.js'
 import { backoffMs } from '../src/delivery/retry.js'
 import { AlertEvent } from '../src/event.js'
 import { resolveOptions, type AlertsOptions, type ResolvedChannel } from '../src/options.js'
@@ -352,6 +352,42 @@ describe('the wrapper around any channel (Deliverer with a stub channel)', () =>
     expect(d.stats()).toMatchObject({ received: 6, failed: 6, circuit: 'open' })
   })
 
+  it('a send that throws an invalid-argument error (the alert\'s own content, nothing sent) 6 times: permanent, no retries, the circuit stays closed', async () => {
+    const ch = stub([{ ok: true }])
+    // What undici throws for a header value it refuses (InvalidArgumentError), and Node's http for a bad character.
+    const thrown = [
+      Object.assign(new Error('invalid webhook-id header'), { name: 'InvalidArgumentError', code: 'UND_ERR_INVALID_ARG' }),
+      Object.assign(new TypeError('Invalid character in header content ["webhook-id"]'), { code: 'ERR_INVALID_CHAR' })
+    ]
+    ch.send = async () => { throw thrown[ch.calls++ % 2] as Error }
+    const d = new Deliverer(ch, cfgOf({ retry: { maxAttempts: 5, initialMs: 1, maxMs: 1 } }), new AbortController().signal)
+    for (let i = 0; i < 6; i++) {
+      const r = await d.deliver(event)
+      expect(r).toMatchObject({ ok: false, attempts: 1 })
+      expect(r.error).toMatch(/permanent, not retried/)
+      expect(d.circuit.state).toBe('closed')
+    }
+    expect(ch.calls).toBe(6)
+    expect(d.healthy).toBe(true)
+    expect(d.stats()).toMatchObject({ received: 6, failed: 6, retried: 0, circuit: 'closed' })
+    // The channel is as healthy as it was: the next good alert goes out.
+    ch.send = async () => { ch.calls++; return { ok: true } }
+    expect(await d.deliver(event)).toMatchObject({ ok: true, attempts: 1 })
+  })
+
+  it('an invalid-argument error does not reset a run of service failures either (it says nothing about the service)', async () => {
+    const ch = stub([{ ok: false, retryable: false, error: 'stub: refused' }])
+    const send = ch.send
+    const d = new Deliverer(ch, cfgOf(), new AbortController().signal)
+    for (let i = 0; i < 4; i++) await d.deliver(event)
+    ch.send = async () => { ch.calls++; throw Object.assign(new Error('invalid webhook-id header'), { code: 'UND_ERR_INVALID_ARG' }) }
+    await d.deliver(event)
+    expect(d.circuit.state).toBe('closed')
+    ch.send = send
+    await d.deliver(event)
+    expect(d.circuit.state).toBe('open')
+  })
+
   it('the shutdown signal cuts a long Retry-After wait short', async () => {
     const ch = stub([{ ok: false, retryable: true, retryAfterMs: 60_000, error: 'stub: slow down' }, { ok: true }])
     const stop = new AbortController()
@@ -473,5 +509,33 @@ describe('outcomeFromResponse', () => {
     expect(out.error).toContain('{"error": "bad field"}')
     expect(out.error).not.toContain('\n')
     expect(out.error.length).toBeLessThan(400)
+  })
+})
+
+describe('outcomeFromError: a request refused before sending', () => {
+  const live = new AbortController().signal
+  const err = (message: string, code: string): Error => Object.assign(new Error(message), { code })
+
+  it('a header undici or Node refuses (the alert\'s content) → permanent and notSent', () => {
+    for (const e of [
+      err('invalid webhook-id header', 'UND_ERR_INVALID_ARG'),
+      err('invalid header key', 'UND_ERR_INVALID_ARG'),
+      err('Invalid character in header content ["webhook-id"]', 'ERR_INVALID_CHAR'),
+      err('Invalid value "x" for header "a"', 'ERR_HTTP_INVALID_HEADER_VALUE')
+    ]) {
+      const o = outcomeFromError(e, 'hook', live)
+      expect(o, e.message).toMatchObject({ ok: false, retryable: false, notSent: true })
+      expect(isNotSent(o)).toBe(true)
+      if (!o.ok) expect(o.error).toContain(e.message)
+    }
+  })
+
+  it('the same code for a proxy\'s 407 (sent, answered) or a configuration error is no such thing', () => {
+    const proxy = outcomeFromError(err('Proxy Authentication Required (407)', 'UND_ERR_INVALID_ARG'), 'hook', live)
+    expect(proxy).toMatchObject({ ok: false, retryable: false })
+    expect(isNotSent(proxy)).toBe(false)
+    const config = outcomeFromError(err('invalid url', 'UND_ERR_INVALID_ARG'), 'hook', live)
+    expect(isNotSent(config)).toBe(false)
+    expect(isNotSent(outcomeFromError(err('connect ECONNREFUSED 127.0.0.1:9', 'ECONNREFUSED'), 'hook', live))).toBe(false)
   })
 })

@@ -90,6 +90,33 @@ describe('fromRecord', () => {
     }
   })
 
+  it('an id that cannot travel in an HTTP header is replaced by a UUID made from it; the original stays in metadata.originalId', () => {
+    const bad = ['ord-1-€', 'lat1-é', 'a\r\nx-injected: 1', 'a\nb', 'tab\there', 'ctl\u0001', 'del\u007f', ' padded', 'padded ', 'x'.repeat(129)]
+    const seen = new Set<string>()
+    for (const id of bad) {
+      const e = fromRecord(record({ alert: { id }, order: { id: 'o-1' } }), ctx()) as AlertEvent
+      expect(e.id, JSON.stringify(id)).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      expect(e.metadata).toEqual({ order: { id: 'o-1' }, originalId: id })
+      // The same bad id always becomes the same new one (retries, replays and duplicates stay recognisable).
+      expect((fromRecord(record({ alert: { id } }), ctx()) as AlertEvent).id).toBe(e.id)
+      seen.add(e.id)
+    }
+    expect(seen.size).toBe(bad.length)
+    // Printable ASCII without surrounding spaces, up to 128 characters, passes untouched.
+    for (const id of ['a-1', 'ord 7/x:y=z', '~!@#$%^&*()_+{}|:"<>?`[];\',./', 'x'.repeat(128)]) {
+      const e = fromRecord(record({ alert: { id } }), ctx()) as AlertEvent
+      expect(e.id).toBe(id)
+      expect(e.metadata).not.toHaveProperty('originalId')
+    }
+    // An event without metadata gets it for the original id alone; the shared empty metadata stays empty.
+    const lone = fromRecord({ level: 50, msg: 'm', alert: { id: 'ord-€' } }, ctx()) as AlertEvent
+    expect(lone.toJSON().metadata).toEqual({ originalId: 'ord-€' })
+    expect((fromRecord({ level: 50, msg: 'm', alert: true }, ctx()) as AlertEvent).toJSON().metadata).toEqual({})
+    // dispatch() input is read the same way; fromJSON (a stored or serialised event) keeps what it is given.
+    expect(AlertEvent.from({ source: 's', title: 't', id: 'ord-€' }).id).toBe(lone.id)
+    expect(AlertEvent.fromJSON({ ...lone.toJSON(), id: 'ord-€' }).id).toBe('ord-€')
+  })
+
   it('reads ISO string times and string levels', () => {
     const e = fromRecord({ level: 'warn', time: '2026-01-02T03:04:05.000Z', msg: 'm', alert: true }, ctx()) as AlertEvent
     expect([e.level, e.severity, e.timestamp]).toEqual([40, 'warn', '2026-01-02T03:04:05.000Z'])

@@ -2,6 +2,10 @@
  * Per-channel circuit breaker: open after `threshold` failed deliveries in a row, a half-open probe
  * after `openMs`, closed again on success. While open the channel is "unhealthy": failover skips it
  * and alerts routed to it go straight to their stand-in.
+ *
+ * Only answers (or silence) of the service count: a delivery that asked nothing of it (cut short
+ * while waiting its turn, or refused by the HTTP client because of the alert's own content) neither
+ * fails nor succeeds here; the deliverer calls `release` for it.
  */
 export type CircuitState = 'closed' | 'open' | 'half-open'
 

@@ -4,7 +4,10 @@
  *   bounded queue → rate limit (what waits is coalesced into a digest) → circuit → attempt timeout
  *   → retry with backoff and jitter (at least the service's Retry-After; never for permanent errors)
  *
- * bounded in total by `deliveryTimeoutMs`. Channels only render and send once; this is the one place
+ * bounded in total by `deliveryTimeoutMs`. A request the HTTP client refused to build because of the
+ * alert's own content (an id or label that cannot be a header value: `isNotSent`) is permanent and is
+ * not counted by the circuit, which guards against a failing service, not a bad alert.
+ * Channels only render and send once; this is the one place
  * that waits, paces, counts and masks secrets. Each event gets its own report, also when it travelled
  * in a digest with others.
  *
@@ -18,7 +21,7 @@ import type { AlertEvent } from '../event.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact } from '../redact.js'
 import { Circuit } from './circuit.js'
-import { outcomeFromError } from '../http/outcome.js'
+import { isNotSent, outcomeFromError } from '../http/outcome.js'
 import { TokenBucket } from './rate-limit.js'
 import { backoffMs, sleep } from './retry.js'
 
@@ -102,8 +105,12 @@ interface Group {
   settled: boolean
 }
 
-/** How one message went: accepted, failed for good, or cut short by the deadline or shutdown. */
-type Sent = { ok: true, attempts: number } | { ok: false, attempts: number, error: string, cut: boolean }
+/**
+ * How one message went: accepted, failed for good, or cut short by the deadline or shutdown.
+ * `asked`: attempts that asked the service (all but those refused before sending, see `isNotSent`):
+ * only they tell the circuit breaker anything about it.
+ */
+type Sent = { ok: true, attempts: number } | { ok: false, attempts: number, asked: number, error: string, cut: boolean }
 
 /**
  * A FIFO with a moving head: taking from the front is O(1) amortized, where `Array#splice(0, k)` or
@@ -381,7 +388,7 @@ export class Deliverer {
       const deadline = g.accepted > 0 ? g.maxDeadline : g.minDeadline
       const r = await this.transmit(message, deadline)
       g.attempts += r.attempts
-      if (r.attempts > 0) attempted = true
+      if (r.ok || r.asked > 0) attempted = true
       if (r.ok) {
         g.accepted++
         accepted = true
@@ -397,7 +404,8 @@ export class Deliverer {
       this.settle(g, g.failures.length === 0 ? undefined : g.failures.join('; ') + of)
     }
     // The circuit guards against a failing service: one accepted message says it is up; a batch cut
-    // short while waiting its turn (no request made) says nothing about it.
+    // short while waiting its turn (no request made), or refused before sending because of its own
+    // content (an id that cannot be a header value), says nothing about it.
     if (accepted) this.circuit.success()
     else if (attempted) this.circuit.failure()
     else this.circuit.release()
@@ -562,7 +570,8 @@ export class Deliverer {
     const name = this.name
     const { signal: budget, dispose } = deadlineSignal(this.stop, deadline - Date.now(), `not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)`)
     let tries = 0
-    const cut = (error: string): Sent => ({ ok: false, attempts: tries, error, cut: true })
+    let asked = 0
+    const cut = (error: string): Sent => ({ ok: false, attempts: tries, asked, error, cut: true })
     try {
       for (;;) {
         if (budget.aborted) return cut(`${name}: ${reason(budget)}`)
@@ -573,10 +582,12 @@ export class Deliverer {
         const outcome = await this.attempt(message, budget)
         this.bucket?.answered()
         if (outcome.ok) { this.counters.messages++; return { ok: true, attempts: tries } }
+        if (!isNotSent(outcome)) asked++
         if (outcome.retryAfterMs !== undefined) this.bucket?.pause(outcome.retryAfterMs)
         const error = this.mask(outcome.error)
-        if (!outcome.retryable) return { ok: false, attempts: tries, error: `${error} (permanent, not retried)`, cut: false }
-        if (tries >= this.cfg.retry.maxAttempts) return { ok: false, attempts: tries, error: `${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, cut: false }
+        // A request refused before sending (isNotSent) is permanent: the same content fails the same way.
+        if (!outcome.retryable || isNotSent(outcome)) return { ok: false, attempts: tries, asked, error: `${error} (permanent, not retried)`, cut: false }
+        if (tries >= this.cfg.retry.maxAttempts) return { ok: false, attempts: tries, asked, error: `${error} (gave up after ${tries} attempt${tries === 1 ? '' : 's'})`, cut: false }
         if (budget.aborted) return cut(`${error} (${reason(budget)})`)
         const wait = backoffMs(tries, this.cfg.retry, outcome.retryAfterMs)
         if (!(await sleep(wait, budget))) return cut(`${error} (${reason(budget)} before the next attempt)`)
