@@ -152,7 +152,7 @@ export class AlertEvent implements AlertEventJSON {
     if (status !== 'firing' && status !== 'resolved') throw new InvalidAlertError('status', `expected "firing" or "resolved", got ${describe(status)}`)
     const level = o.level === undefined ? SEVERITY_LEVEL[severity] : o.level
     if (typeof level !== 'number' || !Number.isFinite(level)) throw new InvalidAlertError('level', `expected a number, got ${describe(level)}`)
-    const ided = idAndMetadata(optString(o, 'id'), o.metadata === undefined ? {} : asObject(o.metadata, 'metadata'))
+    const ided = idAndMetadata(optString(o, 'id'), o.metadata === undefined ? {} : clipMetadata(asObject(o.metadata, 'metadata')))
     const f: AlertEventJSON = {
       id: ided.id,
       source,
@@ -354,7 +354,7 @@ export function fromRecord (record: Record<string, unknown>, ctx: RecordContext)
     status = 'resolved'
   }
 
-  const ided = idAndMetadata(aString('id'), metadata)
+  const ided = idAndMetadata(aString('id'), clipMetadata(metadata))
   const f: AlertEventJSON = {
     id: ided.id,
     source: intern(source),
@@ -378,6 +378,48 @@ export function fromRecord (record: Record<string, unknown>, ctx: RecordContext)
 
 // A burst keeps many alerts waiting; most of them share their source and title, and many their
 // millisecond. Sharing those strings instead of keeping a copy per alert saves ~100 bytes each.
+/** How deep metadata may nest; deeper values become a marker (JSON.stringify recurses: a 100 000-deep record overflows the stack). */
+export const MAX_METADATA_DEPTH = 64
+/** How many values a metadata walk visits before it stops checking and clips (a shared sub-object referenced many times). */
+const MAX_METADATA_VALUES = 1_000_000
+const TOO_DEEP = `[nested deeper than ${MAX_METADATA_DEPTH} levels]`
+
+/**
+ * Metadata every channel can serialise: values nested deeper than MAX_METADATA_DEPTH (or in a cycle)
+ * become the string `[nested deeper than 64 levels]`. The object itself when nothing is that deep
+ * (one linear walk, no recursion); otherwise a copy, cut there.
+ */
+function clipMetadata (metadata: Record<string, unknown>): Record<string, unknown> {
+  const stack: Array<[unknown, number]> = [[metadata, 0]]
+  let seen = 0
+  let deep = false
+  while (stack.length > 0) {
+    const [v, d] = stack.pop() as [unknown, number]
+    if (v === null || typeof v !== 'object' || hasToJSON(v)) continue
+    if (d >= MAX_METADATA_DEPTH || ++seen > MAX_METADATA_VALUES) { deep = true; break }
+    for (const k of Object.keys(v)) stack.push([(v as Record<string, unknown>)[k], d + 1])
+  }
+  if (!deep) return metadata
+  const budget = { left: MAX_METADATA_VALUES }
+  return clipValue(metadata, 0, budget) as Record<string, unknown>
+}
+
+/** A copy of `v` cut at MAX_METADATA_DEPTH; recursion is bounded by that depth. */
+function clipValue (v: unknown, depth: number, budget: { left: number }): unknown {
+  if (v === null || typeof v !== 'object' || hasToJSON(v)) return v
+  if (depth >= MAX_METADATA_DEPTH) return TOO_DEEP
+  if (--budget.left < 0) return '[truncated]'
+  if (Array.isArray(v)) return v.map((x) => clipValue(x, depth + 1, budget))
+  const out: Record<string, unknown> = {}
+  for (const k of Object.keys(v)) out[k] = clipValue((v as Record<string, unknown>)[k], depth + 1, budget)
+  return out
+}
+
+/** Dates, Buffers and the like serialise themselves. */
+function hasToJSON (v: object): boolean {
+  return typeof (v as { toJSON?: unknown }).toJSON === 'function'
+}
+
 /** The metadata of an alert without any: one frozen object shared by all of them. */
 const NO_METADATA: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>
 const interned = new Map<string, string>()

@@ -22,6 +22,8 @@ function int (): z.ZodNumber {
     .lte(Number.MAX_SAFE_INTEGER, { message: `expected int to be <=${Number.MAX_SAFE_INTEGER}` })
 }
 const positiveInt = int().positive()
+/** A request body cap: at least what one alert needs once every field it can lose is cut. */
+const maxBodyBytes = int().min(1024, { message: 'expected at least 1024 bytes (an alert cut to its bare fields must fit)' })
 /**
  * The longest a Node timer waits: a longer delay fires after 1 ms (with a warning), so a month-long
  * `deliveryTimeoutMs` would fail every delivery at once. Every `…Ms` option is bounded by it.
@@ -142,7 +144,7 @@ export const CHANNEL_SCHEMAS = {
     /** Extra request headers; their values are secrets (masked in every error, notice and receipt). */
     headers: headerRecord.optional(),
     /** The largest request body sent, in bytes: a digest is split into requests under it (one alert over it is cut). Default 1048576. */
-    maxBodyBytes: positiveInt.optional(),
+    maxBodyBytes: maxBodyBytes.optional(),
   }),
   email: z.strictObject({
     ...common,
@@ -233,7 +235,7 @@ export const CHANNEL_SCHEMAS = {
     /** Re-send firing alerts this often while they fire, as Alertmanager expects. Default 60000. */
     resendMs: positiveMs.optional(),
     /** The largest request body sent, in bytes: a digest is split into requests under it (one alert over it is cut). Default 1048576. */
-    maxBodyBytes: positiveInt.optional()
+    maxBodyBytes: maxBodyBytes.optional()
   }),
   otlp: z.strictObject({
     ...common,
@@ -245,7 +247,7 @@ export const CHANNEL_SCHEMAS = {
     /** Extra request headers (e.g. an API key for a vendor endpoint); their values are secrets. */
     headers: headerRecord.optional(),
     /** The largest request body sent, in bytes: a digest is split into requests under it (one alert over it is cut). Default 1048576. */
-    maxBodyBytes: positiveInt.optional(),
+    maxBodyBytes: maxBodyBytes.optional(),
     /** gzip the request body. Default false. */
     gzip: z.boolean().optional()
   }),

@@ -192,3 +192,31 @@ describe('AlertEvent JSON', () => {
     expect(fingerprintOf('s', 't', {})).not.toBe(fingerprintOf('s', 'u', {}))
   })
 })
+
+describe('metadata nested too deep to serialise (Step 13, hostile records)', () => {
+  const nested = (depth: number): string => '{"a":'.repeat(depth) + '1' + '}'.repeat(depth)
+  const depthOf = (v: unknown): number => {
+    let d = 0
+    while (v !== null && typeof v === 'object') { v = (v as Record<string, unknown>).a; d++ }
+    return d
+  }
+
+  it('a record nested 100 000 levels deep becomes an alert every channel can serialise: cut at 64 levels, marked', () => {
+    const line = `{"level":60,"time":1700000000000,"msg":"deep","alert":{"source":"hostile"},"a":${nested(100_000)}}`
+    const e = fromRecord(JSON.parse(line) as Record<string, unknown>, ctx()) as AlertEvent
+    expect(() => JSON.stringify(e.toJSON())).not.toThrow()
+    expect(depthOf(e.metadata)).toBe(64)
+    expect(JSON.stringify(e.toJSON())).toContain('"[nested deeper than 64 levels]"')
+    expect(AlertEvent.fromJSON(JSON.parse(JSON.stringify(e.toJSON()))).metadata).toEqual(e.metadata)
+  })
+
+  it('metadata within 64 levels is kept as it is (the same object); dispatch input is cut the same way, cycles included', () => {
+    const ok = fromRecord(JSON.parse(`{"level":50,"msg":"m","alert":true,"a":${nested(60)}}`) as Record<string, unknown>, ctx()) as AlertEvent
+    expect(depthOf(ok.metadata)).toBe(61)
+    const cyclic: Record<string, unknown> = { when: new Date(0) }
+    cyclic.self = cyclic
+    const e = AlertEvent.from({ source: 's', title: 't', metadata: cyclic })
+    expect(JSON.parse(JSON.stringify(e.toJSON())).metadata.when).toBe('1970-01-01T00:00:00.000Z')
+    expect(JSON.stringify(e.toJSON())).toContain('[nested deeper than 64 levels]')
+  })
+})

@@ -122,6 +122,7 @@ describe('error wording (zod v3 underneath, the words users know)', () => {
     [{ shutdownTimeoutMs: 2 ** 60 }, 'shutdownTimeoutMs: got 1152921504606847000; expected a duration of at most 2147483647 ms (about 24.8 days: Node timers cannot wait longer)'],
     [{ shutdownTimeoutMs: 2 ** 31 }, 'shutdownTimeoutMs: got 2147483648; expected a duration of at most 2147483647 ms (about 24.8 days: Node timers cannot wait longer)'],
     [{ destination: -1 }, 'destination: got -1; expected number to be >=0'],
+    [{ channels: { webhook: { url: 'http://127.0.0.1:1/', maxBodyBytes: 512 } } }, 'channels.webhook.maxBodyBytes: got 512; expected at least 1024 bytes (an alert cut to its bare fields must fit)'],
     [{ destination: true }, 'destination: got true; expected Invalid input'],
     [{ store: {} }, 'store.path: missing (required); expected string'],
     [{ group: { by: [] } }, 'group.by: got []; expected array to have >=1 items'],

@@ -3,9 +3,15 @@
  * Alertmanager or every member of an HA cluster.
  *
  * - A POST carries an array of alerts: one event is an array of one, a digest is one array (most
- *   severe first) split into several POSTs beyond `AM_MAX_ALERTS_PER_POST` alerts or
- *   `AM_MAX_BODY_BYTES` bytes (Alertmanager itself has no limit; reverse proxies in front of it do,
- *   nginx at 1 MiB by default). No headline: Alertmanager groups and summarises alerts itself.
+ *   severe first) split into several POSTs beyond `AM_MAX_ALERTS_PER_POST` alerts or `maxBodyBytes`
+ *   (default `AM_MAX_BODY_BYTES`, 1 MiB: Alertmanager itself has no limit; reverse proxies in front of
+ *   it do, nginx at 1 MiB by default). No headline: Alertmanager groups and summarises alerts itself.
+ * - One alert larger than that is cut, not dropped. Its label set (its identity) may take half the cap
+ *   at most: beyond it event labels are left out from the last (then `alertname` and `source` cut),
+ *   decided by the label set alone, so that its resolve and resends carry the very same set. Then its
+ *   annotations give way (description, then summary, down to a quarter of the cap each; then metadata
+ *   and the others; then description and summary further), each cut text ending in "… [truncated]";
+ *   the annotation `truncated` names what was cut.
  * - Labels: the event's labels plus `alertname` (the title), `source` and `severity` (`critical`,
  *   `warning`, `info`: the Prometheus convention). Names are made valid Prometheus label names
  *   (`[a-zA-Z_][a-zA-Z0-9_]*`); an event label whose name is taken (by `alertname`, `source`,
@@ -32,17 +38,19 @@ import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
 import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
-import { bySeverity, stripControl } from '../format/text.js'
-import { byteLength, truncate } from '../format/truncate.js'
+import { boundedJson } from '../format/json.js'
+import { bySeverity, foldBreaks, stripControl } from '../format/text.js'
+import { byteLength, headFor, headUnits, truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
+import { DEFAULT_MAX_BODY_BYTES, jsonStringBytes, packRuns, proseFloor, shrinkText, tooSmall } from './pack.js'
 
 export const AM_ALERTS_PATH = '/api/v2/alerts'
 /** Alerts per POST (Prometheus sends at most 256; Alertmanager takes any number). */
 export const AM_MAX_ALERTS_PER_POST = 500
-/** Request body bytes per POST: what a reverse proxy in front of Alertmanager takes by default (nginx). */
-export const AM_MAX_BODY_BYTES = 1024 * 1024
+/** Request body bytes per POST unless `maxBodyBytes` says otherwise: what a reverse proxy in front of Alertmanager takes by default (nginx). */
+export const AM_MAX_BODY_BYTES = DEFAULT_MAX_BODY_BYTES
 /** Field limits (UTF-16 units): Alertmanager has none, but every receiver behind it has. */
 export const AM_LIMITS = {
   labelName: 128,
@@ -88,14 +96,18 @@ function clean (s: string): string {
   return stripControl(wellFormed(s).replace(/\r\n?/g, '\n'))
 }
 
-/** One line: line breaks and tabs folded into single spaces, trimmed, cut to `max`. */
+/**
+ * One line: whitespace runs with a line break or tab folded into one space, trimmed, cut to `max`.
+ * Only what the cut can keep is cleaned (`headFor`); the folding is one pass (`foldBreaks`).
+ */
 function oneLine (s: string, max: number): string {
-  return truncate(clean(s).replace(/\s*[\n\t]\s*/g, ' ').trim(), max)
+  return truncate(foldBreaks(clean(headFor(s, max)), true).trim(), max)
 }
 
 /** A valid Prometheus label name: other characters become `_`, a leading digit gets `_` in front. */
 export function labelName (raw: string): string {
-  let n = raw.replace(/[^a-zA-Z0-9_]/g, '_')
+  // Cut first: every unit maps to one, and a `_` put in front still leaves the first 128 units decisive.
+  let n = raw.slice(0, AM_LIMITS.labelName).replace(/[^a-zA-Z0-9_]/g, '_')
   if (n === '' || /^[0-9]/.test(n)) n = '_' + n
   return n.slice(0, AM_LIMITS.labelName)
 }
@@ -130,12 +142,14 @@ function annotationsOf (e: AlertEvent, dropped: number): Record<string, string> 
   const a: Record<string, string> = {
     summary: oneLine(e.title, AM_LIMITS.summary) || oneLine(e.source, AM_LIMITS.summary)
   }
-  const description = truncate(clean(e.body).trim(), AM_LIMITS.description)
+  const description = truncate(clean(headFor(e.body, AM_LIMITS.description)).trim(), AM_LIMITS.description)
   if (description !== '') a.description = description
   if (Object.keys(e.metadata).length > 0) {
+    // An escape of a lone surrogate (6 units) becomes one: 6 units of JSON per unit kept at most.
+    const room = 6 * (AM_LIMITS.metadata + 1)
     let json: string
-    try { json = JSON.stringify(e.metadata) } catch (err) { json = JSON.stringify({ error: `metadata could not be serialised: ${(err as Error).message}` }) }
-    a.metadata = truncate(wellFormedJson(json), AM_LIMITS.metadata)
+    try { json = boundedJson(e.metadata, room) ?? '' } catch (err) { json = JSON.stringify({ error: `metadata could not be serialised: ${(err as Error).message}` }) }
+    a.metadata = truncate(wellFormedJson(headUnits(json, room)), AM_LIMITS.metadata)
   }
   a.alert_id = oneLine(e.id, AM_LIMITS.annotation)
   if (e.trace !== undefined) {
@@ -151,7 +165,9 @@ function annotationsOf (e: AlertEvent, dropped: number): Record<string, string> 
  * Alertmanager decodes into U+FFFD anyway: done here, so that what is sent is what is shown.
  */
 function wellFormedJson (json: string): string {
-  return wellFormed(json).replace(/(?<=(?:^|[^\\])(?:\\\\)*)\\u[dD][89a-fA-F][0-9a-fA-F]{2}/g, '\ufffd')
+  // Left to right, an escaped backslash is taken whole, so a `\u` found is a real escape. (A lookbehind
+  // counting the backslashes before each `\u` rescanned a run of them at every position: quadratic.)
+  return wellFormed(json).replace(/\\(?:\\|u[dD][89a-fA-F][0-9a-fA-F]{2})/g, (m) => (m.length === 2 ? m : '\ufffd'))
 }
 
 /** A stable key of a label set (Alertmanager's identity of an alert). */
@@ -230,33 +246,92 @@ export function alertmanagerMessage (body: string): string {
 interface Tracked { alert: PostableAlert, fingerprint: string }
 interface TrackedResolved { alert: PostableAlert, until: number }
 
-/** Alerts → POSTs within `AM_MAX_ALERTS_PER_POST` and `AM_MAX_BODY_BYTES`. */
-function chunk (alerts: readonly PostableAlert[], fingerprints: readonly string[]): AlertmanagerMessage[] {
-  const out: AlertmanagerMessage[] = []
-  let cur: string[] = []
-  let curAlerts: PostableAlert[] = []
-  let curFps: string[] = []
-  let bytes = 2
-  const flush = (): void => {
-    if (cur.length === 0) return
-    out.push({ alerts: curAlerts, fingerprints: curFps, body: `[${cur.join(',')}]` })
-    cur = []
-    curAlerts = []
-    curFps = []
-    bytes = 2
+/** The annotation that names what a cut gave away. */
+const AM_TRUNCATED = 'truncated'
+/**
+ * Annotations that give way when an alert is over the cap (its labels never do here): description and
+ * summary down to a quarter of the cap each, then the others, then description and summary further.
+ */
+const AM_CUT_PROSE = ['description', 'summary'] as const
+const AM_CUT_DETAIL = ['metadata', 'alert_id', 'trace_id', 'span_id', 'labels_truncated'] as const
+
+/**
+ * A label set within `max` bytes of JSON, decided by the labels alone (so a resolve and the resends,
+ * cut again, carry the same set): event labels left out from the last, then `alertname` and `source`
+ * cut. `left`: how many labels were left out.
+ */
+export function fitLabels (labels: Record<string, string>, max: number): { labels: Record<string, string>, left: number } {
+  const json = JSON.stringify(labels)
+  let over = byteLength(json) - max
+  if (over <= 0) return { labels, left: 0 }
+  const entries = Object.entries(labels)
+  let n = entries.length
+  // alertname, source and severity come first (alertLabels): they stay.
+  while (over > 0 && n > RESERVED.length) {
+    const [k, v] = entries[n - 1] as [string, string]
+    over -= jsonStringBytes(k) + jsonStringBytes(v) + 6
+    n--
   }
-  alerts.forEach((a, i) => {
-    const json = JSON.stringify(a)
-    const size = byteLength(json)
-    // +1: the comma before it. One alert alone always fits (the field limits see to that).
-    if (cur.length >= AM_MAX_ALERTS_PER_POST || (cur.length > 0 && bytes + 1 + size > AM_MAX_BODY_BYTES)) flush()
-    bytes += size + (cur.length > 0 ? 1 : 0)
-    cur.push(json)
-    curAlerts.push(a)
-    curFps.push(fingerprints[i] ?? '')
+  const out = Object.fromEntries(entries.slice(0, n))
+  for (const k of ['alertname', 'source'] as const) {
+    if (over <= 0 || out[k] === undefined) continue
+    const r = shrinkText(out[k], over)
+    out[k] = r.text
+    over -= r.saved
+  }
+  return { labels: out, left: entries.length - n }
+}
+
+/** What the `truncated` annotation may cost at most: room kept for it before cutting annotations. */
+const AM_FLAG_RESERVE = byteLength(`,${JSON.stringify(AM_TRUNCATED)}:${JSON.stringify(`${[...AM_CUT_PROSE, ...AM_CUT_DETAIL].join(', ')}; 4294967295 labels left out`)}`)
+
+/**
+ * An alert within `max` bytes of JSON: as it is when it fits, else its annotations cut (see
+ * `AM_CUT_PROSE`), each only as much as still needed, and named in the `truncated` annotation.
+ */
+export function fitAlert (alert: PostableAlert, json: string, max: number): { alert: PostableAlert, json: string } {
+  const size = byteLength(json)
+  if (size <= max) return { alert, json }
+  const annotations = { ...alert.annotations }
+  const before = annotations[AM_TRUNCATED]
+  let over = size + AM_FLAG_RESERVE - max
+  const cut: string[] = []
+  const shrink = (k: string, keep: number): void => {
+    const v = annotations[k]
+    if (over <= 0 || v === undefined) return
+    const r = shrinkText(v, over, keep)
+    if (r.saved === 0) return
+    annotations[k] = r.text
+    over -= r.saved
+    if (!cut.includes(k)) cut.push(k)
+  }
+  for (const k of AM_CUT_PROSE) shrink(k, proseFloor(max))
+  for (const k of AM_CUT_DETAIL) shrink(k, 0)
+  for (const k of AM_CUT_PROSE) shrink(k, 0)
+  // The labels' own note (set when they were fitted) stays, after what this cut names.
+  const note = [cut.join(', '), before].filter((x) => x !== undefined && x !== '').join('; ')
+  delete annotations[AM_TRUNCATED]
+  if (note !== '') annotations[AM_TRUNCATED] = note
+  const out: PostableAlert = { ...alert, annotations }
+  const text = JSON.stringify(out)
+  const bytes = byteLength(text)
+  if (bytes > max) throw tooSmall('alert', max + 2, bytes + 2)
+  return { alert: out, json: text }
+}
+
+/** Alerts → POSTs within `AM_MAX_ALERTS_PER_POST` and `maxBytes` (an alert over it alone is cut: `fitAlert`). */
+function chunk (alerts: readonly PostableAlert[], fingerprints: readonly string[], maxBytes: number): AlertmanagerMessage[] {
+  // `[` … `]` around the alerts, a comma between two.
+  const room = maxBytes - 2
+  const fitted = alerts.map((a) => fitAlert(a, JSON.stringify(a), room))
+  return packRuns(fitted.map((f) => byteLength(f.json)), room, { maxItems: AM_MAX_ALERTS_PER_POST }).map(([start, end]) => {
+    const part = fitted.slice(start, end)
+    return {
+      alerts: part.map((f) => f.alert),
+      fingerprints: fingerprints.length === 0 ? part.map(() => '') : fingerprints.slice(start, end),
+      body: `[${part.map((f) => f.json).join(',')}]`
+    }
   })
-  flush()
-  return out
 }
 
 /** Keeps at most `max` entries, dropping the oldest (Map order is insertion order). */
@@ -287,13 +362,19 @@ class AlertBuilder {
   /** fingerprint → the label set and start of its latest firing alert: what a resolve must carry. */
   private readonly identity = new Map<string, { labels: Record<string, string>, startsAt: string }>()
 
-  constructor (private readonly generatorURL: string | undefined) {}
+  constructor (private readonly generatorURL: string | undefined, private readonly maxBytes: number) {}
+
+  /** The label set within half the body cap (`fitLabels`): decided by the labels alone. */
+  private labelsOf (e: AlertEvent): { labels: Record<string, string>, dropped: number, left: number } {
+    const { labels, dropped } = alertLabels(e)
+    return { ...fitLabels(labels, Math.floor(this.maxBytes / 2)), dropped }
+  }
 
   toAlert (e: AlertEvent): PostableAlert {
     const generatorURL = this.generatorURL
     if (e.status === 'resolved') {
       const known = this.identity.get(e.fingerprint)
-      const labels = known?.labels ?? alertLabels(e).labels
+      const labels = known?.labels ?? this.labelsOf(e).labels
       // Never in the future (Alertmanager would keep it firing until then), never before the start (it refuses that).
       const at = Math.min(Date.parse(e.timestamp), Date.now())
       const startsAt = known?.startsAt ?? new Date(at).toISOString()
@@ -302,29 +383,45 @@ class AlertBuilder {
       if (generatorURL !== undefined) a.generatorURL = generatorURL
       return a
     }
-    const { labels, dropped } = alertLabels(e)
+    const { labels, dropped, left } = this.labelsOf(e)
     this.identity.delete(e.fingerprint)
     this.identity.set(e.fingerprint, { labels, startsAt: e.timestamp })
     cap(this.identity, AM_MAX_TRACKED)
     const a: PostableAlert = { labels, annotations: annotationsOf(e, dropped), startsAt: e.timestamp }
+    if (left > 0) a.annotations[AM_TRUNCATED] = `${left} label${left === 1 ? '' : 's'} left out`
     if (generatorURL !== undefined) a.generatorURL = generatorURL
     return a
   }
 
   /** The POSTs of a delivery: one alert per label set (the latest), most severe first. */
-  render (events: readonly AlertEvent[]): AlertmanagerMessage[] {
+  /** `carried`: where each message's alert ids are recorded (those of every event its label sets stand for). */
+  render (events: readonly AlertEvent[], carried?: WeakMap<AlertmanagerMessage, string[]>): AlertmanagerMessage[] {
     // Identity in time order (a resolve after its firing alert), one alert per label set (the latest).
-    const inOrder = [...events].sort((a, b) => a.timestamp.localeCompare(b.timestamp))
-    const latest = new Map<string, { event: AlertEvent, alert: PostableAlert }>()
+    // ISO 8601 UTC: plain comparison orders them (as bySeverity does; localeCompare is far slower).
+    const inOrder = [...events].sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
+    const latest = new Map<string, { event: AlertEvent, alert: PostableAlert, ids: string[] }>()
     for (const e of inOrder) {
       const alert = this.toAlert(e)
       const key = labelKey(alert.labels)
+      const ids = latest.get(key)?.ids ?? []
+      ids.push(e.id)
       latest.delete(key)
-      latest.set(key, { event: e, alert })
+      latest.set(key, { event: e, alert, ids })
     }
-    const byEvent = new Map([...latest.values()].map((x) => [x.event, x.alert]))
+    const byEvent = new Map([...latest.values()].map((x) => [x.event, x]))
     const ordered = bySeverity([...byEvent.keys()])
-    return chunk(ordered.map((e) => byEvent.get(e) as PostableAlert), ordered.map((e) => e.fingerprint))
+    const messages = chunk(ordered.map((e) => (byEvent.get(e) as { alert: PostableAlert }).alert), ordered.map((e) => e.fingerprint), this.maxBytes)
+    if (carried !== undefined) {
+      // chunk keeps the order and splits it into consecutive runs.
+      let at = 0
+      for (const m of messages) {
+        const ids: string[] = []
+        for (const e of ordered.slice(at, at + m.alerts.length)) ids.push(...(byEvent.get(e) as { ids: string[] }).ids)
+        at += m.alerts.length
+        carried.set(m, ids)
+      }
+    }
+    return messages
   }
 }
 
@@ -348,7 +445,9 @@ class Resender {
     private readonly resendMs: number,
     private readonly timeoutMs: number,
     /** One POST to every member; its answers are not looked at. */
-    private readonly postAll: (body: string, signal: AbortSignal) => Promise<unknown>
+    private readonly postAll: (body: string, signal: AbortSignal) => Promise<unknown>,
+    /** The body cap (the alerts tracked are already cut to it; a resend packs them again). */
+    private readonly maxBytes: number
   ) {}
 
   /** What a POST that at least one member accepted leaves to resend. */
@@ -403,7 +502,7 @@ class Resender {
     const t = setTimeout(() => ac.abort(new Error(`resend timed out after ${this.timeoutMs} ms`)), this.timeoutMs)
     t.unref()
     this.ticking = (async () => {
-      for (const m of chunk(alerts, [])) {
+      for (const m of chunk(alerts, [], this.maxBytes)) {
         if (ac.signal.aborted) return
         await this.postAll(m.body, ac.signal)
       }
@@ -440,7 +539,9 @@ function combineFailures (failed: ReadonlyArray<Extract<Outcome, { ok: false }>>
 export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
   const net = netOf(cfg.config)
   const { members, secrets } = membersOf(cfg)
-  const builder = new AlertBuilder(cfg.config.generatorURL as string | undefined)
+  const maxBytes = (cfg.config.maxBodyBytes as number | undefined) ?? AM_MAX_BODY_BYTES
+  const builder = new AlertBuilder(cfg.config.generatorURL as string | undefined, maxBytes)
+  const carried = new WeakMap<AlertmanagerMessage, string[]>()
   const resendMs = (cfg.config.resendMs as number | undefined) ?? 60_000
   const mask = (o: Outcome): Outcome => (o.ok ? o : { ...o, error: redact(o.error, secrets) })
 
@@ -460,14 +561,16 @@ export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
   }
   const postAll = async (body: string, signal: AbortSignal): Promise<Outcome[]> =>
     await Promise.all(members.map(async (m) => await post(m, body, signal)))
-  const resender = new Resender(resendMs, cfg.timeoutMs, postAll)
+  const resender = new Resender(resendMs, cfg.timeoutMs, postAll, maxBytes)
 
   return {
     name: cfg.name,
     type: 'alertmanager',
     render (events: readonly AlertEvent[]): AlertmanagerMessage[] {
-      return builder.render(events)
+      return builder.render(events, carried)
     },
+    // Which alerts each POST carries: a 413 on one part fails only its alerts.
+    carries: (message: AlertmanagerMessage) => carried.get(message) ?? [],
     async send (message: AlertmanagerMessage, { signal }): Promise<Outcome> {
       const results = await postAll(message.body, signal)
       if (results.some((r) => r.ok)) {

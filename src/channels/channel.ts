@@ -7,7 +7,7 @@ import type { ResolvedChannel } from '../options.js'
  */
 export type Outcome =
   | { ok: true }
-  | { ok: false, retryable: boolean, retryAfterMs?: number, status?: number, error: string }
+  | { ok: false, retryable: boolean, retryAfterMs?: number, status?: number, error: string, notSent?: true }
 
 /**
  * One configured channel instance. `render` turns one event or a digest into the messages its service
@@ -18,6 +18,13 @@ export interface Channel<M = unknown> {
   readonly type: string
   render (events: readonly AlertEvent[]): M[]
   send (message: M, ctx: { signal: AbortSignal }): Promise<Outcome>
+  /**
+   * The ids of the alerts a rendered message carries. For channels that split one batch into parts
+   * (webhook, otlp, alertmanager under `maxBodyBytes`): the delivery wrapper then reports each alert
+   * by the part that carried it, so a 413 on one part fails only that part's alerts. Without it, the
+   * messages of a digest succeed or fail together.
+   */
+  carries? (message: M): readonly string[]
   /**
    * The alert was acknowledged by a person (`alerter.ack`): services with an incident state
    * (PagerDuty) are told. Only called for channels that delivered the alert.

@@ -2,7 +2,7 @@
 import { writeSync } from 'node:fs'
 import { isatty } from 'node:tty'
 import type { AlertEvent } from '../event.js'
-import { bySeverity, digestHeadline, labelsText, stripControl, subject } from '../format/text.js'
+import { bySeverity, digestHeadline, foldBreaks, labelsText, stripControl, subject } from '../format/text.js'
 import type { ResolvedChannel } from '../options.js'
 import type { Channel, Outcome } from './channel.js'
 
@@ -18,8 +18,8 @@ export function useColour (setting: unknown, env: NodeJS.ProcessEnv = process.en
 
 export function formatLine (e: AlertEvent, colour: boolean): string {
   const labels = labelsText(e.labels)
-  // One line per alert: newlines in the body become spaces.
-  const body = e.body.replace(/\s*\n\s*/g, ' ')
+  // One line per alert: a whitespace run with a newline in the body becomes one space (linear: foldBreaks).
+  const body = foldBreaks(e.body)
   const text = stripControl(`${e.timestamp} ${subject(e)}${body !== '' ? ` — ${body}` : ''}${labels !== '' ? ` {${labels}}` : ''}`)
   if (!colour) return text
   const c = e.status === 'resolved' ? COLOURS.resolved : COLOURS[e.severity]

@@ -18,7 +18,8 @@ import { outcomeFromError, parseRetryAfter } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
 import { bySeverity, digestHeadline, labelsText, SEVERITY_WORD, stripControl, subject } from '../format/text.js'
-import { ELLIPSIS } from '../format/truncate.js'
+import { boundedJson } from '../format/json.js'
+import { ELLIPSIS, headUnits } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
@@ -78,6 +79,20 @@ export function discordLength (s: string): number {
   for (const _ of s) n++
   return n
 }
+
+/**
+ * `discordLength(s)` when it is below `cap`, else `cap`: without counting past it (a label value may be
+ * a megabyte long; the budgets it is compared with are a few thousand).
+ */
+function lengthUpTo (s: string, cap: number): number {
+  return s.length >= 2 * cap ? cap : Math.min(cap, discordLength(s))
+}
+
+/**
+ * What `max` code points of rendering can come from: each code point is at least one of its own (an
+ * escape makes two), cleaning at most halves (`\r\n`), and a code point is at most two units.
+ */
+const rawFor = (raw: string, max: number): string => headUnits(raw, Math.max(0, 4 * max + 4))
 
 /** Markdown specials anywhere in a line: emphasis, code, spoilers, masked links, `<@id>`-style tags, mentions. */
 const MD_ANYWHERE = new Set(['\\', '*', '_', '~', '`', '|', '[', ']', '<', '@'])
@@ -144,12 +159,12 @@ function fitPieces (pieces: readonly string[], max: number): string {
 
 /** Untrusted text for a markdown context (title, description, field name/value), at most `max` code points. */
 export function fitMarkdown (raw: string, max: number, multiline = false): string {
-  return fitPieces(markdownPieces(raw, multiline), max)
+  return fitPieces(markdownPieces(rawFor(raw, max), multiline), max)
 }
 
 /** Untrusted text for a plain context (footer: no markdown there), one line, at most `max` code points. */
 export function fitPlain (raw: string, max: number): string {
-  return fitPieces(Array.from(clean(raw).replace(/[\n\t]/g, ' ')), max)
+  return fitPieces(Array.from(clean(rawFor(raw, max)).replace(/[\n\t]/g, ' ')), max)
 }
 
 const FENCE_OPEN = '```json\n'
@@ -160,7 +175,7 @@ function codeBlock (json: string, max: number): string | undefined {
   const inner = max - discordLength(FENCE_OPEN) - discordLength(FENCE_CLOSE)
   if (inner < 8) return undefined
   // A zero-width space after each backtick: no run of three can form inside the block.
-  const pieces = Array.from(clean(json)).map((c) => (c === '`' ? '`\u200b' : c))
+  const pieces = Array.from(clean(rawFor(json, inner))).map((c) => (c === '`' ? '`\u200b' : c))
   return FENCE_OPEN + fitPieces(pieces, inner) + FENCE_CLOSE
 }
 
@@ -176,9 +191,15 @@ function jsonReplacer (_k: string, v: unknown): unknown {
   return v
 }
 
+/**
+ * Metadata as JSON, as far as any limit here can show it: up to `JSON_CAP` units (a prefix of the whole
+ * text beyond that), which is more than the budgets it is measured against (1200) and the field (1024).
+ */
+const JSON_CAP = 8192
+
 function jsonOf (value: unknown, pretty: boolean): string {
   try {
-    return JSON.stringify(value, jsonReplacer, pretty ? 2 : undefined) ?? 'null'
+    return boundedJson(value, JSON_CAP, jsonReplacer, pretty ? 2 : 0) ?? 'null'
   } catch {
     return '"[not serialisable]"'
   }
@@ -227,8 +248,8 @@ function fullEmbed (e: AlertEvent, budget: number): DiscordEmbed {
   // What the details below would like; the body gets everything else, up to its own limit.
   const labelKeys = Object.keys(e.labels)
   const meta = Object.keys(e.metadata).length > 0 ? jsonOf(e.metadata, true) : undefined
-  const wanted = Math.min(1200, labelKeys.reduce((n, k) => n + discordLength(k) + discordLength(e.labels[k] ?? '') + 4, 0) +
-    (meta === undefined ? 0 : discordLength(meta) + 20) + (e.trace === undefined ? 0 : 70))
+  const wanted = Math.min(1200, labelKeys.reduce((n, k) => Math.min(1200, n + lengthUpTo(k, 1200) + lengthUpTo(e.labels[k] ?? '', 1200) + 4), 0) +
+    (meta === undefined ? 0 : lengthUpTo(meta, 1200) + 20) + (e.trace === undefined ? 0 : 70))
   let description: string | undefined
   if (e.body.trim() !== '') {
     description = fitMarkdown(e.body, Math.min(L.description, left - wanted), true)
@@ -255,7 +276,7 @@ function fullEmbed (e: AlertEvent, budget: number): DiscordEmbed {
   }
   if (meta !== undefined) {
     const max = Math.min(L.fieldValue, left - 8)
-    const block = codeBlock(discordLength(meta) + 12 <= max ? meta : jsonOf(e.metadata, false), max)
+    const block = codeBlock(lengthUpTo(meta, 2048) + 12 <= max ? meta : jsonOf(e.metadata, false), max)
     if (block !== undefined) add({ name: 'Metadata', value: block })
   }
   if (e.trace !== undefined && left > 20) {
@@ -276,7 +297,7 @@ function compactEmbed (e: AlertEvent, budget: number): DiscordEmbed {
   const footer = footerOf(e, Math.min(128, Math.floor(budget * 0.2)))
   let left = budget - discordLength(title) - discordLength(footer)
   const labels = labelsText(e.labels)
-  const labelsWanted = labels === '' ? 0 : Math.min(discordLength(labels) * 2 + 6, Math.floor(left / 3))
+  const labelsWanted = labels === '' ? 0 : Math.min(lengthUpTo(labels, DISCORD_LIMITS.total) * 2 + 6, Math.floor(left / 3))
   const embed: DiscordEmbed = { title, color: colorOf(e), timestamp: e.timestamp }
   if (e.body.trim() !== '') {
     const description = fitMarkdown(e.body, Math.min(DISCORD_LIMITS.description, left - labelsWanted), true)

@@ -1,7 +1,11 @@
 /**
  * otlp: hand-off to an OpenTelemetry Collector (or any OTLP/HTTP logs endpoint). Every message is one
  * `POST {url}/v1/logs` of an `ExportLogsServiceRequest` in OTLP's JSON encoding, one log record per
- * alert; a digest is one request of many records (split past 1000 records or 1 MiB).
+ * alert; a digest is one request of many records (split past 1000 records or `maxBodyBytes`, default
+ * 1 MiB, of uncompressed JSON). One record larger than that on its own is cut, not dropped: its body,
+ * then its title (down to a quarter of the cap each), then its metadata, exception and labels, then
+ * body and title further (then, as a last resort, the other texts) give way; a cut text ends with
+ * "… [truncated]" and the record carries `alert.truncated: true`.
  *
  * The JSON follows the OTLP JSON Protobuf Encoding (opentelemetry-proto docs/specification.md):
  * lowerCamelCase field names, 64-bit integers (`timeUnixNano`) as decimal strings, enums
@@ -28,16 +32,18 @@ import { byteLength, truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
+import { DEFAULT_MAX_BODY_BYTES, packRuns, proseFloor, shrinkText, tooSmall } from './pack.js'
 
 const gzip = promisify(gzipCallback)
 
 /** Log records per request at most: a digest larger than this is split. */
 export const OTLP_MAX_RECORDS = 1000
 /**
- * Uncompressed request body size at most (UTF-8 bytes). The spec recommends that servers accept 20 MiB;
- * vendors' OTLP endpoints accept less (some 1 MB), so requests stay at 1 MiB.
+ * Uncompressed request body size at most (UTF-8 bytes) unless `maxBodyBytes` says otherwise. The spec
+ * recommends that servers accept 20 MiB; vendors' OTLP endpoints accept less (some 1 MB), so requests
+ * stay at 1 MiB.
  */
-export const OTLP_MAX_REQUEST_BYTES = 1024 * 1024
+export const OTLP_MAX_REQUEST_BYTES = DEFAULT_MAX_BODY_BYTES
 
 /** `severityNumber`: INFO, WARN, FATAL (SeverityNumber enum of the logs data model). */
 export const OTLP_SEVERITY_NUMBER: Readonly<Record<Severity, number>> = { info: 9, warn: 13, critical: 21 }
@@ -221,33 +227,93 @@ export function exportRequest (serviceName: string, records: OtlpLogRecord[]): E
   }
 }
 
+/** The flag a cut record carries (OpenTelemetry has none of its own). */
+const TRUNCATED_ATTRIBUTE: KeyValue = { key: 'alert.truncated', value: { boolValue: true } }
+/** Room kept for the flag and a `droppedAttributesCount` before cutting. */
+const CUT_RESERVE = byteLength(',' + JSON.stringify(TRUNCATED_ATTRIBUTE)) + byteLength(',"droppedAttributesCount":4294967295')
+/** Texts that give way, in this order, after the record's body: the title, then what describes it at length. */
+const CUT_FIRST = ['alert.title']
+const CUT_DETAIL = ['alert.metadata', 'exception.stacktrace', 'exception.message']
+/** The last resort: identity and naming texts (bounded by OTLP_LIMITS, so only a tiny cap reaches them). */
+const CUT_LAST = ['alert.source', 'alert.fingerprint', 'alert.trace_id', 'alert.span_id', 'exception.type', 'alert.id', 'log.record.uid']
+
+/**
+ * A record within `room` bytes of JSON: as it is when it fits, else cut (its texts each only as much as
+ * still needed, counted, not re-serialised), flagged `alert.truncated`. `envelope`: the bytes a request
+ * adds around its records (for the error when not even a cut record fits).
+ */
+export function fitRecord (record: OtlpLogRecord, json: string, room: number, envelope = 0): string {
+  const size = byteLength(json)
+  if (size <= room) return json
+  let over = size + CUT_RESERVE - room
+  const floor = proseFloor(room)
+  const attributes = [...record.attributes]
+  let body = record.body.stringValue
+  const cutBody = (keep: number): void => {
+    const r = shrinkText(body, over, keep)
+    body = r.text
+    over -= r.saved
+  }
+  const cutAttribute = (key: string, keep = 0): void => {
+    if (over <= 0) return
+    const i = attributes.findIndex((a) => a.key === key)
+    const a = attributes[i]
+    if (a === undefined || !('stringValue' in a.value)) return
+    const r = shrinkText(a.value.stringValue, over, keep)
+    if (r.saved === 0) return
+    attributes[i] = str(key, r.text)
+    over -= r.saved
+  }
+  cutBody(floor)
+  for (const key of CUT_FIRST) cutAttribute(key, floor)
+  for (const key of CUT_DETAIL) cutAttribute(key)
+  // Labels are left out from the last, counted in droppedAttributesCount as the field limit's are.
+  let dropped = record.droppedAttributesCount ?? 0
+  for (let i = attributes.length - 1; i >= 0 && over > 0; i--) {
+    const a = attributes[i] as KeyValue
+    if (!a.key.startsWith('alert.label.')) continue
+    over -= byteLength(JSON.stringify(a)) + 1
+    attributes.splice(i, 1)
+    dropped++
+  }
+  cutBody(0)
+  for (const key of CUT_FIRST) cutAttribute(key)
+  for (const key of CUT_LAST) cutAttribute(key)
+  attributes.push(TRUNCATED_ATTRIBUTE)
+  const cut: OtlpLogRecord = { ...record, body: { stringValue: body }, attributes }
+  if (dropped > 0) cut.droppedAttributesCount = dropped
+  const out = JSON.stringify(cut)
+  const bytes = byteLength(out)
+  if (bytes > room) throw tooSmall('OTLP log record', room + envelope, bytes + envelope)
+  return out
+}
+
 /**
  * One alert or a digest (most severe first, one record each) → requests of at most `maxRecords` records
- * and `maxBytes` bytes of JSON.
+ * and `maxBytes` bytes of JSON. Each record is written and measured once; a request's body is the
+ * records' texts joined inside the envelope (what JSON.stringify of the whole request would write).
  */
-export function renderOtlp (events: readonly AlertEvent[], serviceName: string, limits: { maxRecords?: number, maxBytes?: number } = {}): OtlpMessage[] {
+export function renderOtlp (events: readonly AlertEvent[], serviceName: string, limits: { maxRecords?: number, maxBytes?: number } = {}, carried?: WeakMap<OtlpMessage, string[]>): OtlpMessage[] {
   if (events.length === 0) return []
   const maxRecords = limits.maxRecords ?? OTLP_MAX_RECORDS
   const maxBytes = limits.maxBytes ?? OTLP_MAX_REQUEST_BYTES
   const observed = unixNano(Date.now())
-  const room = maxBytes - byteLength(JSON.stringify(exportRequest(serviceName, [])))
-  const groups: OtlpLogRecord[][] = []
-  let current: OtlpLogRecord[] = []
-  let used = 0
-  for (const e of bySeverity(events)) {
+  const envelope = JSON.stringify(exportRequest(serviceName, []))
+  const at = envelope.indexOf('"logRecords":[]') + '"logRecords":['.length
+  const head = envelope.slice(0, at)
+  const tail = envelope.slice(at)
+  const envelopeBytes = byteLength(envelope)
+  const room = maxBytes - envelopeBytes
+  const sorted = bySeverity(events)
+  const texts = sorted.map((e) => {
     const record = logRecord(e, observed)
-    // each record after the first costs its bytes plus a comma
-    const bytes = byteLength(JSON.stringify(record)) + 1
-    if (current.length > 0 && (current.length >= maxRecords || used + bytes > room)) {
-      groups.push(current)
-      current = []
-      used = 0
-    }
-    current.push(record)
-    used += bytes
-  }
-  groups.push(current)
-  return groups.map((records) => ({ body: JSON.stringify(exportRequest(serviceName, records)), records: records.length }))
+    return fitRecord(record, JSON.stringify(record), room, envelopeBytes)
+  })
+  return packRuns(texts.map(byteLength), room, { maxItems: maxRecords }).map(([start, end]) => {
+    const m = { body: head + texts.slice(start, end).join(',') + tail, records: end - start }
+    carried?.set(m, sorted.slice(start, end).map((e) => e.id))
+    return m
+  })
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -385,6 +451,9 @@ export function create (cfg: ResolvedChannel): Channel<OtlpMessage> {
   const endpoint = logsEndpoint(String(cfg.config.url))
   const serviceName = typeof cfg.config.serviceName === 'string' ? cfg.config.serviceName : 'pino-alerts'
   const useGzip = cfg.config.gzip === true
+  const maxBytes = (cfg.config.maxBodyBytes as number | undefined) ?? OTLP_MAX_REQUEST_BYTES
+  // Which alerts each rendered request carries: a 413 on one request fails only its alerts.
+  const carried = new WeakMap<OtlpMessage, string[]>()
   const extra = (cfg.config.headers ?? {}) as Record<string, string>
   const where = `${cfg.name} (${shownEndpoint(endpoint)})`
   const secrets = maskList(cfg, extra)
@@ -398,7 +467,8 @@ export function create (cfg: ResolvedChannel): Channel<OtlpMessage> {
   return {
     name: cfg.name,
     type: 'otlp',
-    render: (events) => renderOtlp(events, serviceName),
+    render: (events) => renderOtlp(events, serviceName, { maxBytes }, carried),
+    carries: (message) => carried.get(message) ?? [],
     async send (msg: OtlpMessage, { signal }): Promise<Outcome> {
       let res: HttpResponse
       try {

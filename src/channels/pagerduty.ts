@@ -22,7 +22,8 @@ import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
 import { bySeverity, stripControl, subject } from '../format/text.js'
-import { byteLength, truncate } from '../format/truncate.js'
+import { boundedJson } from '../format/json.js'
+import { byteLength, ELLIPSIS, headFor, headUnits, truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
@@ -72,7 +73,7 @@ function clean (s: string): string {
 
 /** One line (summary, source, component…): cleaned, whitespace runs folded into one space, cut to `max`. */
 function oneLine (s: string, max: number): string {
-  return truncate(clean(s).replace(/\s+/g, ' ').trim(), max)
+  return truncate(clean(headFor(s, max)).replace(/\s+/g, ' ').trim(), max)
 }
 
 /** Metadata: every string and key cleaned, depth bounded (JSON from a log line: no cycles). */
@@ -91,19 +92,55 @@ function cleanJson (v: unknown, depth = 0): unknown {
 function cleanLabels (labels: Record<string, string>, max: number, valueMax: number): Record<string, string> {
   const keys = Object.keys(labels)
   const out: Record<string, string> = {}
-  for (const k of keys.slice(0, max)) out[oneLine(k, LABEL_KEY_MAX)] = truncate(clean(labels[k] ?? ''), valueMax)
+  for (const k of keys.slice(0, max)) out[oneLine(k, LABEL_KEY_MAX)] = truncate(clean(headUnits(labels[k] ?? '', 2 * valueMax + 2)), valueMax)
   if (keys.length > max) out['…'] = `${keys.length - max} more label${keys.length - max === 1 ? '' : 's'}`
   return out
 }
 
-/** The longest cut of `text` (with `…`) for which `fits` holds; '' when none does. */
-function fitText (text: string, fits: (s: string) => boolean): string {
-  if (fits(text)) return text
+/** UTF-8 bytes of one UTF-16 unit (or of the pair it starts: `pair`) as JSON.stringify writes it inside a string. */
+function jsonUnitBytes (c: number, pair: boolean): number {
+  if (c === 0x22 || c === 0x5c) return 2
+  if (c < 0x20) return c === 0x08 || c === 0x09 || c === 0x0a || c === 0x0c || c === 0x0d ? 2 : 6
+  if (c < 0x80) return 1
+  if (c < 0x800) return 2
+  if (c >= 0xd800 && c <= 0xdfff) return pair ? 4 : 6 // a lone surrogate is written as `\udXXX`
+  return 3
+}
+
+/**
+ * The longest cut of `text` (with `…`) whose message is at most `budget` bytes, '' when none is;
+ * `size(s)` is the message's size with `s` in place of the text. Linear: the message is measured with
+ * an empty text once, and the cut found by adding up what each unit of the text adds to its JSON (a
+ * bisection that built and measured the whole message each time took some 20 builds of ~480 KB).
+ */
+function fitText (text: string, size: (s: string) => number, budget: number): string {
+  if (size(text) <= budget) return text
+  const room = budget - size('') - 3 // `…` is 3 bytes
+  if (room < 0) return ''
+  let used = 0
+  let end = 0
+  // As truncate(text, n) for n up to text.length - 1: at most text.length - 2 units, and the marker.
+  while (end < text.length - 2) {
+    const c = text.charCodeAt(end)
+    const low = text.charCodeAt(end + 1)
+    const pair = c >= 0xd800 && c <= 0xdbff && low >= 0xdc00 && low <= 0xdfff
+    if (pair && end + 2 > text.length - 2) break
+    const n = jsonUnitBytes(c, pair)
+    if (used + n > room) break
+    used += n
+    end += pair ? 2 : 1
+  }
+  // truncate() never ends on a high surrogate, even a lone one.
+  const last = text.charCodeAt(end - 1)
+  if (end > 0 && last >= 0xd800 && last <= 0xdbff) end--
+  const cut = text.slice(0, end) + ELLIPSIS
+  if (size(cut) <= budget) return cut
+  // Not reached (the count is exact); kept as the safe answer should JSON.stringify ever differ.
   let lo = 0
   let hi = text.length - 1
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2)
-    if (fits(truncate(text, mid))) lo = mid
+    if (size(truncate(text, mid)) <= budget) lo = mid
     else hi = mid - 1
   }
   return lo === 0 ? '' : truncate(text, lo)
@@ -150,7 +187,8 @@ function triggerEvent (e: AlertEvent, o: PagerDutyOptions, budget: number): Page
   if (o.group !== undefined) payload.group = oneLine(o.group, FIELD_MAX)
   if (o.class !== undefined) payload.class = oneLine(o.class, FIELD_MAX)
 
-  let body = truncate(clean(e.body), BODY_MAX)
+  // Cleaning shortens only `\r\n`: twice the limit in units is more than the cut keeps.
+  let body = truncate(clean(headUnits(e.body, 2 * BODY_MAX + 2)), BODY_MAX)
   const labels = cleanLabels(e.labels, LABELS_MAX, LABEL_VALUE_MAX)
   let metadata: unknown = cleanJson(e.metadata)
   const build = (): string => {
@@ -171,15 +209,14 @@ function triggerEvent (e: AlertEvent, o: PagerDutyOptions, budget: number): Page
   let json = build()
   if (byteLength(json) > budget) {
     // Metadata first (often a whole error or order object): kept as its JSON text, cut to what fits.
-    const text = JSON.stringify(metadata)
-    metadata = { truncated: '' }
-    const fits = (s: string): boolean => { metadata = { truncated: s }; return byteLength(build()) <= budget }
-    metadata = { truncated: fitText(text, fits) }
+    // No cut longer than the budget can fit (a unit is at least a byte): the text beyond it is never read.
+    const text = boundedJson(metadata, budget + 1) ?? ''
+    metadata = { truncated: fitText(text, (s) => { metadata = { truncated: s }; return byteLength(build()) }, budget) }
     json = build()
   }
   if (byteLength(json) > budget) {
     const full = body
-    body = fitText(full, (s) => { body = s; return byteLength(build()) <= budget })
+    body = fitText(full, (s) => { body = s; return byteLength(build()) }, budget)
     json = build()
   }
   // Nothing else needs cutting: the rest is bounded (≤ 100 labels of ≤ 255 + 1024 units, a 1024-unit

@@ -21,7 +21,8 @@ import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { escapeSlack, wellFormed } from '../format/escape.js'
 import { bySeverity, digestHeadline, stripControl, subject } from '../format/text.js'
-import { ELLIPSIS } from '../format/truncate.js'
+import { boundedJson } from '../format/json.js'
+import { ELLIPSIS, headFor, headUnits } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
@@ -109,7 +110,8 @@ function oneLine (s: string): string {
  * splits a surrogate pair or an entity (`&amp;`, `&lt;`, `&gt;`).
  */
 export function fitSlack (raw: string, max: number): string {
-  const s = escapeSlack(clean(raw))
+  // Cleaning shortens only `\r\n` and escaping lengthens: 2 · max + 2 units of `raw` are more than the cut keeps.
+  const s = escapeSlack(clean(headUnits(raw, Math.max(0, 2 * max + 2))))
   if (s.length <= max) return s
   if (max <= ELLIPSIS.length) return ELLIPSIS.slice(0, max)
   let end = max - ELLIPSIS.length
@@ -140,7 +142,7 @@ function labelFields (labels: Record<string, string>, limit: number, each: numbe
   const keys = Object.keys(labels)
   const shown = keys.length > limit ? keys.slice(0, limit - 1) : keys
   const fields = shown.map((k) => {
-    const key = fitSlack(oneLine(k) || '(empty)', Math.min(100, each - 10))
+    const key = fitSlack(oneLine(headFor(k, 100)) || '(empty)', Math.min(100, each - 10))
     const room = each - key.length - 3
     const value = fitSlack(labels[k] ?? '', room)
     return mrkdwn(`*${key}*\n${value === '' ? ' ' : value}`)
@@ -155,15 +157,23 @@ function chunk<T> (list: readonly T[], size: number): T[][] {
   return out
 }
 
-function titleOf (e: AlertEvent): string {
-  return oneLine(clean(e.title)) === '' ? '(no title)' : oneLine(e.title)
+/** The title on one line, as far as a cut to `max` can show it (`headFor`). */
+function titleOf (e: AlertEvent, max: number): string {
+  const t = headFor(e.title, max)
+  return oneLine(clean(t)) === '' ? '(no title)' : oneLine(t)
+}
+
+/** `[CRITICAL] source: title` on one line, as far as any cut here (at most the fallback's) can show it. */
+function subjectLine (e: AlertEvent): string {
+  return oneLine(headFor(subject(e), BUDGET.fallback))
 }
 
 function metadataText (metadata: Record<string, unknown>): string | undefined {
   if (Object.keys(metadata).length === 0) return undefined
   let json: string
   try {
-    json = JSON.stringify(metadata, null, 2) ?? ''
+    // Only what the cut below can show is written (`boundedJson`): no deep value overflows the stack.
+    json = boundedJson(metadata, 2 * SLACK_LIMITS.sectionText, undefined, 2) ?? ''
   } catch (err) {
     json = `(metadata not serialisable: ${(err as Error).message})`
   }
@@ -175,7 +185,7 @@ function metadataText (metadata: Record<string, unknown>): string | undefined {
 
 function contextElements (e: AlertEvent, withId: boolean): SlackText[] {
   const els = [
-    mrkdwn(`*source:* ${fitSlack(oneLine(e.source), BUDGET.context)}`),
+    mrkdwn(`*source:* ${fitSlack(oneLine(headFor(e.source, BUDGET.context)), BUDGET.context)}`),
     mrkdwn(fitSlack(when(e.timestamp), 60))
   ]
   if (withId) els.push(mrkdwn(`id: ${fitSlack(e.id, 120)}`))
@@ -189,8 +199,8 @@ function contextElements (e: AlertEvent, withId: boolean): SlackText[] {
 /** One alert → one message. */
 export function renderOne (e: AlertEvent, extra: Pick<SlackMessage, 'username' | 'icon_emoji'> = {}): SlackMessage {
   const look = lookOf(e)
-  const header = plain(fitSlack(`${SLACK_EMOJI[look]} ${oneLine(subject(e))}`, SLACK_LIMITS.header))
-  const title = `*${fitSlack(titleOf(e), 500)}*`
+  const header = plain(fitSlack(`${SLACK_EMOJI[look]} ${subjectLine(e)}`, SLACK_LIMITS.header))
+  const title = `*${fitSlack(titleOf(e, 500), 500)}*`
   const room = SLACK_LIMITS.sectionText - title.length - 1
   const body = e.body.trim() === '' ? '' : fitSlack(e.body.trim(), room)
   const blocks: SlackBlock[] = [{ type: 'section', text: mrkdwn(body === '' ? title : `${title}\n${body}`) }]
@@ -200,9 +210,9 @@ export function renderOne (e: AlertEvent, extra: Pick<SlackMessage, 'username' |
   if (meta !== undefined) blocks.push({ type: 'section', text: mrkdwn(meta) })
   blocks.push({ type: 'context', elements: contextElements(e, true) })
   return {
-    text: fitSlack(oneLine(subject(e)), BUDGET.fallback),
+    text: fitSlack(subjectLine(e), BUDGET.fallback),
     blocks: [{ type: 'header', text: header }],
-    attachments: [{ color: SLACK_COLORS[look], fallback: fitSlack(oneLine(subject(e)), BUDGET.fallback), blocks }],
+    attachments: [{ color: SLACK_COLORS[look], fallback: fitSlack(subjectLine(e), BUDGET.fallback), blocks }],
     ...extra
   }
 }
@@ -211,14 +221,14 @@ export function renderOne (e: AlertEvent, extra: Pick<SlackMessage, 'username' |
 function digestItem (e: AlertEvent): SlackAttachment {
   const look = lookOf(e)
   const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
-  const head = `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 100)}: ${fitSlack(titleOf(e), BUDGET.digestTitle)}*`
+  const head = `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(headFor(e.source, 100)), 100)}: ${fitSlack(titleOf(e, BUDGET.digestTitle), BUDGET.digestTitle)}*`
   const body = e.body.trim() === '' ? '' : fitSlack(e.body.trim(), BUDGET.digestBody)
   const section: SlackBlock = { type: 'section', text: mrkdwn(body === '' ? head : `${head}\n${body}`) }
   const fields = labelFields(e.labels, SLACK_LIMITS.fields, BUDGET.digestField)
   if (fields.length > 0) section.fields = fields
   return {
     color: SLACK_COLORS[look],
-    fallback: fitSlack(oneLine(subject(e)), BUDGET.fallback),
+    fallback: fitSlack(subjectLine(e), BUDGET.fallback),
     blocks: [section, { type: 'context', elements: contextElements(e, true) }]
   }
 }
@@ -308,7 +318,7 @@ function renderCompactDigest (sorted: readonly AlertEvent[], headline: string, t
     lines = groups.map(({ e, n }) => {
       const look = lookOf(e)
       const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
-      return `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 80)}: ${fitSlack(titleOf(e), 200)}*${n > 1 ? ` ×${n}` : ''}`
+      return `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(headFor(e.source, 80)), 80)}: ${fitSlack(titleOf(e, 200), 200)}*${n > 1 ? ` ×${n}` : ''}`
     })
     if (lines.length > BUDGET.maxDigestLines) {
       const shown = lines.slice(0, BUDGET.maxDigestLines)
@@ -321,8 +331,8 @@ function renderCompactDigest (sorted: readonly AlertEvent[], headline: string, t
     lines = sorted.map((e) => {
       const look = lookOf(e)
       const word = look === 'resolved' ? 'RESOLVED' : look.toUpperCase()
-      const head = `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(e.source), 80)}: ${fitSlack(titleOf(e), 200)}*`
-      const body = oneLine(clean(e.body))
+      const head = `${SLACK_EMOJI[look]} *[${word}] ${fitSlack(oneLine(headFor(e.source, 80)), 80)}: ${fitSlack(titleOf(e, 200), 200)}*`
+      const body = oneLine(clean(headFor(e.body, BUDGET.compactLine)))
       return body === '' ? head : `${head} — ${fitSlack(body, Math.max(20, BUDGET.compactLine - head.length - 3))}`
     })
   }

@@ -17,8 +17,8 @@ import { httpRequest, type HttpResponse, netOf } from '../http/client.js'
 import { outcomeFromError, outcomeFromResponse } from '../http/outcome.js'
 import type { AlertEvent, Severity } from '../event.js'
 import { wellFormed } from '../format/escape.js'
-import { bySeverity, digestHeadline, SEVERITY_WORD, stripControl } from '../format/text.js'
-import { byteLength, truncate } from '../format/truncate.js'
+import { bySeverity, digestHeadline, foldBreaks, SEVERITY_WORD, stripControl } from '../format/text.js'
+import { byteLength, headFor, headUnits, truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
@@ -71,11 +71,12 @@ function inertLine (line: string): string {
 }
 
 /**
- * Untrusted text for a single-line field (title, source, fact): cleaned, line breaks folded into
- * spaces, cut to `max` UTF-16 units (with `…`), then escaped.
+ * Untrusted text for a single-line field (title, source, fact): cleaned, whitespace runs with a line
+ * break folded into one space, cut to `max` UTF-16 units (with `…`), then escaped. Only what the cut
+ * can keep is cleaned (`headFor`), and the folding is one pass (`foldBreaks`).
  */
 export function teamsInline (s: string, max: number): string {
-  return inertLine(truncate(clean(s).replace(/\s*\n\s*/g, ' '), max))
+  return inertLine(truncate(foldBreaks(clean(headFor(s, max))), max))
 }
 
 /**
@@ -83,7 +84,8 @@ export function teamsInline (s: string, max: number): string {
  * paragraph (TextBlock Markdown needs a blank line for a line break), each line escaped.
  */
 export function teamsParagraphs (s: string, max: number): string {
-  return truncate(clean(s), max).split('\n').filter((l) => l.trim() !== '').map(inertLine).join('\n\n')
+  // Cleaning shortens only `\r\n`: twice the limit in units is more than the cut can keep.
+  return truncate(clean(headUnits(s, 2 * max + 2)), max).split('\n').filter((l) => l.trim() !== '').map(inertLine).join('\n\n')
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import { outcomeFromError, outcomeFromResponse, parseRetryAfter } from '../http/
 import type { AlertEvent } from '../event.js'
 import { escapeHtml, escapeMarkdownV2, escapeMarkdownV2Code, wellFormed } from '../format/escape.js'
 import { bySeverity, digestHeadline, stripControl, subject } from '../format/text.js'
-import { truncate } from '../format/truncate.js'
+import { boundedJson } from '../format/json.js'
+import { headFor, truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
@@ -116,7 +117,7 @@ function clean (s: string): string {
 
 /** For one-line fields (source, title, labels): every run of whitespace becomes one space. */
 function oneLine (s: string, max: number): string {
-  return truncate(clean(s).replace(/\s+/g, ' ').trim(), max)
+  return truncate(clean(headFor(s, max)).replace(/\s+/g, ' ').trim(), max)
 }
 
 function icon (e: AlertEvent): string {
@@ -133,7 +134,12 @@ function headerLine (e: AlertEvent, titleMax: number): Block {
 function labelsLine (labels: Record<string, string>, max: number): Block | undefined {
   const keys = Object.keys(labels)
   if (keys.length === 0) return undefined
-  const text = keys.map((k) => `${oneLine(k, CAP.labelKey)}=${oneLine(String(labels[k]), CAP.labelValue)}`).join(' · ')
+  // Only as many labels as the cut can show (a log line may carry thousands).
+  let text = ''
+  for (const k of keys) {
+    if (text.length > max) break
+    text += (text === '' ? '' : ' · ') + `${oneLine(k, CAP.labelKey)}=${oneLine(String(labels[k]), CAP.labelValue)}`
+  }
   return line(plain('🏷 ' + truncate(text, max)))
 }
 
@@ -141,7 +147,8 @@ function metadataBlock (metadata: Record<string, unknown>): Block | undefined {
   if (Object.keys(metadata).length === 0) return undefined
   let json: string
   try {
-    json = JSON.stringify(metadata, null, 2) ?? ''
+    // Only what the cut below can show is written (`boundedJson`): no deep value overflows the stack.
+    json = boundedJson(metadata, CAP.metadata + 1, undefined, 2) ?? ''
   } catch {
     json = '[metadata not serialisable]'
   }
@@ -165,7 +172,7 @@ export function alertDocument (e: AlertEvent, max = TELEGRAM_MAX_TEXT): Block[] 
   if (meta !== undefined) tail.push(meta)
   tail.push(footerLine(e))
   const fixed = visibleLength([head, BLANK, ...tail])
-  const body = clean(e.body).trim()
+  const body = clean(headFor(e.body, max)).trim()
   if (body === '') return [head, BLANK, ...tail]
   // head, blank, body, blank, tail: the body and one blank line add body.length + 2.
   const room = max - fixed - 2

@@ -135,7 +135,10 @@ function exit (code: number): void {
 function report (err: unknown, debug: boolean): number {
   const e = err as Error & { exitCode?: number, usage?: string, alreadyReported?: boolean, code?: string }
   const code = err instanceof CliError ? err.exitCode : err instanceof PinoAlertsError && err.code === 'PINO_ALERTS_INVALID_OPTIONS' ? 2 : 1
-  const oneLine = String(e?.message ?? err).replace(/\s*\n\s*(- )?/g, '; ')
+  // Each whitespace run with a line break (and a "- " list mark after it) becomes "; ". `\s+` takes a
+  // run once, whole; the lookbehind runs once per run. (`\s*\n\s*` retried every start in a run of
+  // spaces without a line break: quadratic.)
+  const oneLine = String(e?.message ?? err).replace(/\s+(?:(?<=\n\s*)- )?/g, (m) => (m.includes('\n') ? '; ' : m))
   if (!(err instanceof CliError && err.alreadyReported)) process.stderr.write(`pino-alerts: ${oneLine}\n`)
   if (err instanceof UsageError && err.usage !== undefined) process.stderr.write(`${err.usage}\n`)
   if (debug && e?.stack !== undefined) process.stderr.write(`${e.stack}\n`)

@@ -424,8 +424,15 @@ export class Deliverer {
     return { items, events, minDeadline, maxDeadline, messages, accepted: 0, attempts: 0, failures: [], settled: false }
   }
 
-  /** Splits a batch into groups (see `Group`): one per item when each message is known to carry one item. */
+  /**
+   * Splits a batch into groups (see `Group`): by what each message carries when the channel says
+   * (`carries`), else one per item when each message is known to carry one item, else one group.
+   */
   private groups (items: Item[], messages: unknown[]): { groups: Group[], order: Array<[Group, unknown]> } {
+    if (items.length > 1 && messages.length > 1) {
+      const parts = this.carried(items, messages)
+      if (parts !== undefined) return parts
+    }
     const owners = items.length > 1 && messages.length > 1 ? this.owners(items, messages) : undefined
     if (owners === undefined) {
       const g = this.group(items, messages.length)
@@ -435,6 +442,56 @@ export class Deliverer {
     for (const i of owners) perItem[i] = (perItem[i] as number) + 1
     const groups = items.map((x, i) => this.group([x], perItem[i] as number))
     return { groups, order: messages.map((m, j) => [groups[owners[j] as number] as Group, m]) }
+  }
+
+  /**
+   * Groups from the channel's own account of which alerts each message carries (a digest split into
+   * parts under a size cap): items that share a message are one group, so each part succeeds or fails
+   * with exactly the alerts it carried. Undefined when the channel does not say, or when a message
+   * carries no alert of the batch or an item travels in no message (then the batch is one group).
+   * Linear in the batch (union-find over items).
+   */
+  private carried (items: readonly Item[], messages: readonly unknown[]): { groups: Group[], order: Array<[Group, unknown]> } | undefined {
+    const carries = this.channel.carries
+    if (carries === undefined) return undefined
+    const itemOf = new Map<string, number>()
+    items.forEach((x, i) => { for (const e of x.events) itemOf.set(e.id, i) })
+    const parent = items.map((_, i) => i)
+    const find = (i: number): number => {
+      while (parent[i] !== i) { const up = parent[parent[i] as number] as number; parent[i] = up; i = up }
+      return i
+    }
+    const first: number[] = []
+    try {
+      for (const m of messages) {
+        let root = -1
+        for (const id of carries.call(this.channel, m)) {
+          const i = itemOf.get(id)
+          if (i === undefined) continue
+          const r = find(i)
+          if (root === -1) root = r
+          else if (r !== root) parent[r] = root
+        }
+        if (root === -1) return undefined
+        first.push(root)
+      }
+    } catch {
+      return undefined
+    }
+    const index = new Map<number, number>()
+    const members: Item[][] = []
+    items.forEach((x, i) => {
+      const r = find(i)
+      let k = index.get(r)
+      if (k === undefined) { k = members.length; index.set(r, k); members.push([]) }
+      ;(members[k] as Item[]).push(x)
+    })
+    const of = first.map((r) => index.get(find(r)) as number)
+    const count = new Array<number>(members.length).fill(0)
+    for (const k of of) count[k] = (count[k] as number) + 1
+    if (count.some((n) => n === 0)) return undefined
+    const groups = members.map((its, k) => this.group(its, count[k] as number))
+    return { groups, order: messages.map((m, j) => [groups[of[j] as number] as Group, m]) }
   }
 
   /**

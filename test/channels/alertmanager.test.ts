@@ -507,6 +507,102 @@ it('the real Alertmanager binary is installed (no skip: install prometheus-alert
   expect(version).toMatch(/^0\.\d+\.\d+$/)
 })
 
+describe('alertmanager maxBodyBytes: every POST within the cap (a proxy in front that answers 413 above it)', () => {
+  const CAP = 64 * 1024
+  const MARK = /… \[truncated\]$/
+  let am: AlertmanagerFake
+  const channels: Array<ReturnType<typeof create>> = []
+  const make = (config: Record<string, unknown> = {}): ReturnType<typeof create> => {
+    const c = create(amConfig({ url: am.baseUrl, maxBodyBytes: CAP, ...config }))
+    channels.push(c)
+    return c
+  }
+
+  beforeAll(async () => { am = await startAlertmanagerFake({ maxBodyBytes: CAP }) })
+  afterAll(async () => { await am.close() })
+  beforeEach(() => { am.reset() })
+  afterEach(async () => { await Promise.all(channels.splice(0).map(async (c) => await c.close?.())) })
+
+  /** An alert of some 2 MiB: body, metadata and 80 labels of CJK text (3 bytes a character). */
+  const twoMiB = (over: Partial<Parameters<typeof sampleEvent>[0]> = {}): AlertEvent => sampleEvent({
+    title: 'Huge ' + '題'.repeat(3000),
+    body: '界'.repeat(400_000),
+    labels: Object.fromEntries(Array.from({ length: 80 }, (_, j) => [`k${String(j).padStart(2, '0')}`, '値'.repeat(2000)])),
+    metadata: { dump: '資'.repeat(300_000) },
+    timestamp: '2025-01-02T03:00:00.000Z',
+    ...over
+  })
+
+  it('a digest of 200 alerts with maxBodyBytes 64 KiB arrives whole in several POSTs, each within the cap, none refused', async () => {
+    const channel = make()
+    const events = Array.from({ length: 200 }, (_, i) => sampleEvent({
+      severity: (['info', 'warn', 'critical'] as const)[i % 3],
+      title: `alert ${i}`,
+      body: `body of alert ${i} with "quotes" and ünïcödé 😀 `.repeat(30),
+      timestamp: new Date(Date.UTC(2025, 0, 2, 3, 4, 5, i)).toISOString()
+    }))
+    const messages = channel.render(events)
+    expect(messages.length).toBeGreaterThan(1)
+    for (const m of messages) expect(Buffer.byteLength(m.body)).toBeLessThanOrEqual(CAP)
+    await sendAll(channel, events)
+    const reqs = await am.waitFor(messages.length)
+    expect(reqs.map((r) => r.status)).toEqual(messages.map(() => 200))
+    for (const r of reqs) expect(r.body.length).toBeLessThanOrEqual(CAP)
+    const got = reqs.flatMap((r) => alertsOf(r))
+    expect(got.map((a) => a.labels.alertname).sort()).toEqual(events.map((e) => e.title).sort())
+    expect(am.posted).toHaveLength(200)
+    // nothing cut, most severe first across the POSTs
+    for (const a of got) expect(a.annotations.truncated).toBeUndefined()
+    const rank: Record<string, number> = { critical: 2, warning: 1, info: 0 }
+    for (let i = 1; i < got.length; i++) expect(rank[got[i]?.labels.severity ?? '']).toBeLessThanOrEqual(rank[got[i - 1]?.labels.severity ?? ''] ?? 0)
+  })
+
+  it('a single 2 MiB alert arrives cut within the cap (annotations marked, labels left out named); its resolve carries the same label set', async () => {
+    const channel = make()
+    const firing = twoMiB()
+    const [m] = await sendAll(channel, [firing])
+    const [req] = await am.waitFor(1)
+    expect(req?.status).toBe(200)
+    expect(req?.body.length).toBeLessThanOrEqual(CAP)
+    expect(Buffer.byteLength(m?.body ?? '')).toBeLessThanOrEqual(CAP)
+    const [a] = alertsOf(req)
+    expect(a?.annotations.description).toMatch(MARK)
+    expect(a?.annotations.description?.startsWith('界界界')).toBe(true)
+    expect(a?.annotations.truncated).toMatch(/^description\b/)
+    expect(a?.annotations.truncated).toMatch(/labels left out/)
+    // the identity labels stay; the event labels kept are the first ones, in order
+    expect(a?.labels).toMatchObject({ alertname: expect.stringMatching(/^Huge 題/), source: 'risk_gate', severity: 'critical', k00: '値'.repeat(AM_LIMITS.labelValue - 1) + '…' })
+    const kept = Object.keys(a?.labels ?? {}).filter((k) => /^k\d\d$/.test(k))
+    expect(kept).toEqual(Array.from({ length: kept.length }, (_, j) => `k${String(j).padStart(2, '0')}`))
+    expect(kept.length).toBeLessThan(AM_LIMITS.labels)
+
+    // the resolve (its own huge body) ends the same alert: the same label set, cut the same way
+    await sendAll(channel, [AlertEvent.from({ ...firing.toJSON(), id: undefined, status: 'resolved', timestamp: '2025-01-02T03:10:00.000Z' })])
+    const [, r] = await am.waitFor(2)
+    expect(r?.status).toBe(200)
+    expect(r?.body.length).toBeLessThanOrEqual(CAP)
+    expect(alertsOf(r)[0]?.labels).toEqual(a?.labels)
+    expect(alertsOf(r)[0]?.endsAt).toBe('2025-01-02T03:10:00.000Z')
+    // and one never seen firing is cut to the same label set too (a resolve after a restart)
+    const fresh = make().render([AlertEvent.from({ ...firing.toJSON(), id: undefined, status: 'resolved' })])
+    expect(fresh[0]?.alerts[0]?.labels).toEqual(a?.labels)
+  })
+
+  it('in a digest an alert over the cap is cut and the others packed; the resend re-POSTs them within the cap too', async () => {
+    const channel = make({ resendMs: 50 })
+    const small = Array.from({ length: 30 }, (_, i) => sampleEvent({ severity: 'info', title: `small ${i}`, timestamp: new Date().toISOString() }))
+    const events = [...small, twoMiB({ timestamp: new Date().toISOString() })]
+    const messages = await sendAll(channel, events)
+    for (const m of messages) expect(Buffer.byteLength(m.body)).toBeLessThanOrEqual(CAP)
+    const reqs = await am.waitFor(messages.length + 2, 3000)
+    for (const r of reqs) {
+      expect(r.status).toBe(200)
+      expect(r.body.length).toBeLessThanOrEqual(CAP)
+    }
+    expect(new Set(reqs.slice(0, messages.length).flatMap((r) => alertsOf(r)).map((a) => a.labels.alertname)).size).toBe(31)
+  })
+})
+
 describe('alertmanager channel against the real Alertmanager', () => {
   let am1: RealAlertmanager
   let am2: RealAlertmanager
@@ -652,6 +748,28 @@ describe('alertmanager channel against the real Alertmanager', () => {
     expect(Object.keys(d?.labels ?? {}).length).toBe(3 + AM_LIMITS.labels)
   })
 
+  it('maxBodyBytes 16 KiB: a 2 MiB alert, cut, is taken by the real Alertmanager, and its resolve ends it', async () => {
+    const channel = make({ url: am1.url, maxBodyBytes: 16 * 1024 })
+    const title = unique('huge')
+    const firing = sampleEvent({
+      title,
+      body: '界'.repeat(400_000),
+      labels: Object.fromEntries(Array.from({ length: 80 }, (_, j) => [`k${String(j).padStart(2, '0')}`, '値'.repeat(2000)])),
+      metadata: { dump: '資'.repeat(300_000) },
+      timestamp: new Date().toISOString()
+    })
+    for (const m of channel.render([firing])) {
+      expect(Buffer.byteLength(m.body)).toBeLessThanOrEqual(16 * 1024)
+      expect(await channel.send(m, { signal: signal() })).toEqual({ ok: true })
+    }
+    const [got] = await am1.waitForAlerts(byName(title), (l) => l.length === 1, 10_000)
+    expect(got?.annotations.description).toMatch(/^界+… \[truncated\]$/)
+    expect(got?.annotations.truncated).toMatch(/labels left out/)
+    const resolve = AlertEvent.from({ ...firing.toJSON(), id: undefined, status: 'resolved', timestamp: new Date().toISOString() })
+    for (const m of channel.render([resolve])) expect(await channel.send(m, { signal: signal() })).toEqual({ ok: true })
+    await am1.waitForAlerts(byName(title), (l) => l.length === 0, 10_000)
+  })
+
   it('the fake answers as the real Alertmanager does (same status and message)', async () => {
     const cases: Array<{ body: unknown, type?: string }> = [
       { body: [{ labels: { alertname: 'ok' } }] },
@@ -679,5 +797,34 @@ describe('alertmanager channel against the real Alertmanager', () => {
     } finally {
       await fake.close()
     }
+  })
+})
+
+// Step 13: log content must not freeze the worker. `\s*[\n\t]\s*` retried every start in a run of
+// spaces (64 Ki took seconds), and the lookbehind that found `\udXXX` escapes in the metadata's JSON
+// rescanned a run of backslashes at each of them (50 000 took 2 s).
+describe('alertmanager: hostile text', () => {
+  it('64 Ki spaces in the title and a label value render in under 100 ms, cut as before', () => {
+    const c = create(amConfig({ url: 'http://127.0.0.1:9' }))
+    const run = ' '.repeat(64 * 1024)
+    const e = AlertEvent.from({ source: 'risk', title: 'Order' + run + 'blocked', labels: { desk: 'fx' + run + 'x' }, body: 'b' + run + 'c' })
+    const t = performance.now()
+    const [m] = c.render([e])
+    expect(performance.now() - t).toBeLessThan(100)
+    const a = (m as AlertmanagerMessage).alerts[0] as PostableAlert
+    expect(a.labels.alertname).toBe('Order' + ' '.repeat(AM_LIMITS.labelValue - 6) + '…')
+    expect(a.labels.desk).toBe('fx' + ' '.repeat(AM_LIMITS.labelValue - 3) + '…')
+    expect(a.annotations.description).toBe('b' + ' '.repeat(AM_LIMITS.description - 2) + '…')
+  })
+
+  it('metadata of 50 000 backslashes renders in under 100 ms; escaped lone surrogates still become U+FFFD', () => {
+    const c = create(amConfig({ url: 'http://127.0.0.1:9' }))
+    const e = AlertEvent.from({ source: 'risk', title: 'Order blocked', metadata: { lone: 'a\ud800b', path: '\\'.repeat(50_000), esc: '\\ud800' } })
+    const t = performance.now()
+    const [m] = c.render([e])
+    expect(performance.now() - t).toBeLessThan(100)
+    const meta = ((m as AlertmanagerMessage).alerts[0] as PostableAlert).annotations.metadata as string
+    expect(meta.startsWith('{"lone":"a\ufffdb","path":"\\\\\\\\')).toBe(true)
+    expect(meta.length).toBe(AM_LIMITS.metadata)
   })
 })

@@ -528,3 +528,22 @@ describe('discord channel', () => {
     expect(messages[0]?.embeds[0]?.description).toBeUndefined()
   })
 })
+
+// Step 13: metadata is written only as far as the field can show it (pretty JSON of 3 000 levels is
+// 18 million characters, each of them counted and split into code points before the cut).
+describe('discord: deep metadata', () => {
+  it('3 000 levels render in under 100 ms; 100 000 levels render too, in a valid embed', () => {
+    const c = create(discordConfig({ webhookUrl: 'http://127.0.0.1:9/api/webhooks/112233445566778899/tok' }))
+    for (const depth of [3000, 100_000]) {
+      const nested = JSON.parse('{"a":['.repeat(depth) + '1' + ']}'.repeat(depth)) as unknown
+      const t = performance.now()
+      const [m] = c.render([sampleEvent({ metadata: { nested } })])
+      expect(performance.now() - t).toBeLessThan(100)
+      const field = (m as DiscordMessage).embeds[0]?.fields?.find((f) => f.name === 'Metadata')
+      expect(field?.value).toMatch(/^```json\n\{"nested":\{"a":\[\{"a":\[/)
+      // Events cut metadata at 64 levels (src/event.ts); what is left is shown, marked.
+      expect(field?.value).toContain('[nested deeper than 64 levels]')
+      expect(validateDiscordMessage(m)).toBeNull()
+    }
+  })
+})

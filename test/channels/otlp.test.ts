@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
+import { performance } from 'node:perf_hooks'
 import { gunzipSync } from 'node:zlib'
 import generatedRoot from '@opentelemetry/otlp-transformer/build/src/generated/root.js'
 import pino from 'pino'
@@ -12,7 +13,7 @@ import type { AlertEvent } from '../../src/event.js'
 import { byteLength } from '../../src/format/truncate.js'
 import { resolveOptions, type ResolvedChannel } from '../../src/options.js'
 import {
-  attributesOf, exportOf, exportProblem, otlpAnswers, otlpBadRequest, otlpInternal, otlpPartialSuccess, otlpRetryInfo,
+  attributesOf, decodedBody, exportOf, exportProblem, otlpAnswers, otlpBadRequest, otlpInternal, otlpPartialSuccess, otlpRetryInfo,
   otlpStatus, otlpThrottled, otlpUnavailable, recordsOf, startOtlpCollector, type ExportJson, type LogRecordJson, type OtlpCollector
 } from '../fakes/otlp.js'
 import type { RecordedRequest, Script, ScriptedResponse } from '../fakes/webhook-server.js'
@@ -606,6 +607,115 @@ describe('otlp channel', () => {
 })
 
 // ---------------------------------------------------------------------------------------------------
+
+describe('otlp maxBodyBytes: every request within the cap (a collector that answers 413 above it)', () => {
+  const CAP = 64 * 1024
+  let collector: OtlpCollector
+
+  beforeAll(async () => { collector = await startOtlpCollector({ maxBodyBytes: CAP }) })
+  afterAll(async () => { await collector.close() })
+  beforeEach(() => {
+    collector.reset()
+    collector.setDefault(collector.answer)
+  })
+
+  async function sendAll (channel: ReturnType<typeof create>, events: AlertEvent[]): Promise<RecordedRequest[]> {
+    const messages = channel.render(events)
+    for (const m of messages) expect(await channel.send(m, { signal: signal() })).toEqual({ ok: true })
+    const reqs = await collector.waitFor(messages.length)
+    for (const r of reqs) expect(r.status, r.text().slice(0, 300)).toBe(200)
+    return reqs
+  }
+
+  /** 200 alerts of about 1.5 kB each as records (some 300 kB in all), mixed severities. */
+  const twoHundred = (): AlertEvent[] => Array.from({ length: 200 }, (_, i) => sampleEvent({
+    severity: (['info', 'warn', 'critical'] as const)[i % 3],
+    title: `alert ${i}`,
+    body: `body of alert ${i} with "quotes" and ünïcödé 😀 `.repeat(30),
+    timestamp: new Date(Date.UTC(2025, 0, 2, 3, 4, 5, i)).toISOString()
+  }))
+
+  for (const gzip of [false, true]) {
+    it(`a digest of 200 alerts with maxBodyBytes 64 KiB arrives whole in several requests, each within the cap, none refused${gzip ? ' (gzip: the uncompressed body is bounded)' : ''}`, async () => {
+      const channel = create(otlpConfig({ url: collector.baseUrl, maxBodyBytes: CAP, gzip }))
+      const events = twoHundred()
+      const messages = channel.render(events)
+      expect(messages.length).toBeGreaterThan(1)
+      for (const m of messages) expect(byteLength(m.body)).toBeLessThanOrEqual(CAP)
+      const reqs = await sendAll(channel, events)
+      for (const r of reqs) {
+        expect(decodedBody(r).length).toBeLessThanOrEqual(CAP)
+        expect(protoProblems(decodedBody(r).toString('utf8'))).toEqual([])
+      }
+      const records = reqs.flatMap(recordsOf)
+      expect(records.map((r) => attributesOf(r)['alert.id']).sort()).toEqual(events.map((e) => e.id).sort())
+      // nothing was cut, most severe first across the requests
+      for (const r of records) expect(attributesOf(r)['alert.truncated']).toBeUndefined()
+      const n = records.map((r) => r.severityNumber as number)
+      for (let i = 1; i < n.length; i++) expect(n[i]).toBeLessThanOrEqual(n[i - 1] as number)
+    })
+  }
+
+  it('a single 2 MiB alert arrives cut within the cap, flagged alert.truncated, its body marked', async () => {
+    const cap = 16 * 1024
+    const channel = create(otlpConfig({ url: collector.baseUrl, maxBodyBytes: cap }))
+    // 3 bytes a character: the 16 384-character field limit alone leaves 48 kB
+    const big = sampleEvent({ body: '界'.repeat(700_000) })
+    const messages = channel.render([big])
+    expect(messages).toHaveLength(1)
+    expect(byteLength(messages[0]?.body ?? '')).toBeLessThanOrEqual(cap)
+    const [req] = await sendAll(channel, [big])
+    expect(req?.body.length).toBeLessThanOrEqual(cap)
+    expect(req?.body.length).toBeGreaterThan(cap - 200)
+    const [r] = recordsOf(req as RecordedRequest)
+    const attrs = attributesOf(r as LogRecordJson)
+    expect(attrs['alert.truncated']).toBe(true)
+    expect(r?.body.stringValue).toMatch(/^\[CRITICAL\] risk_gate: Order blocked — 界+… \[truncated\]$/)
+    expect(attrs).toMatchObject({ 'alert.id': big.id, 'alert.title': big.title, 'alert.label.desk': 'fx', 'alert.label.reason': 'max_position' })
+    expect(protoProblems((req as RecordedRequest).text())).toEqual([])
+  })
+
+  it('an alert too big everywhere: the body, then the title, then metadata, the exception and labels give way, and it still fits', async () => {
+    const cap = 8 * 1024
+    const channel = create(otlpConfig({ url: collector.baseUrl, maxBodyBytes: cap }))
+    const e = sampleEvent({
+      title: '"'.repeat(5000),
+      body: '"'.repeat(100_000),
+      labels: Object.fromEntries(Array.from({ length: 80 }, (_, j) => [`k${j}`, '"'.repeat(3000)])),
+      metadata: { blob: 'é'.repeat(50_000), err: { type: 'Error', message: 'm'.repeat(20_000), stack: 's'.repeat(20_000) } }
+    })
+    const [req] = await sendAll(channel, [e])
+    expect(req?.body.length).toBeLessThanOrEqual(cap)
+    const [r] = recordsOf(req as RecordedRequest)
+    const attrs = attributesOf(r as LogRecordJson)
+    expect(attrs['alert.truncated']).toBe(true)
+    expect(String(attrs['alert.title'])).toMatch(/… \[truncated\]$/)
+    expect(String(attrs['alert.metadata'])).toMatch(/… \[truncated\]$/)
+    // identity stays whole
+    expect(attrs).toMatchObject({ 'alert.id': e.id, 'log.record.uid': e.id, 'alert.fingerprint': e.fingerprint, 'alert.source': e.source, 'alert.severity': 'critical' })
+    // labels left out are counted (16 over the 64 limit, and the ones dropped for size)
+    const labels = Object.keys(attrs).filter((k) => k.startsWith('alert.label.'))
+    expect(labels.length).toBeLessThan(64)
+    expect(r?.droppedAttributesCount).toBe(80 - labels.length)
+    expect(protoProblems((req as RecordedRequest).text())).toEqual([])
+  })
+
+  it('in a digest an alert over the cap is cut and the others packed; rendering 100 000 alerts stays linear', () => {
+    const huge = sampleEvent({ severity: 'critical', body: '"'.repeat(100_000) })
+    const small = Array.from({ length: 20 }, (_, i) => sampleEvent({ severity: 'info', title: `small ${i}` }))
+    const messages = renderOtlp([...small, huge], 'svc', { maxBytes: 16 * 1024 })
+    for (const m of messages) expect(byteLength(m.body)).toBeLessThanOrEqual(16 * 1024)
+    expect(messages.reduce((n, m) => n + m.records, 0)).toBe(21)
+    const many = Array.from({ length: 100_000 }, (_, i) => sampleEvent({ title: `flood ${i}` }))
+    const t0 = performance.now()
+    const out = renderOtlp(many, 'svc', { maxBytes: CAP })
+    const ms = performance.now() - t0
+    expect(out.reduce((n, m) => n + m.records, 0)).toBe(100_000)
+    for (const m of out) expect(byteLength(m.body)).toBeLessThanOrEqual(CAP)
+    // a second or two; a packer that re-serialised each request as it grew would take minutes
+    expect(ms).toBeLessThan(20_000)
+  })
+})
 
 describe('otlp through a real pino transport (worker thread, built package)', () => {
 

@@ -541,3 +541,18 @@ describe('pagerduty end to end through createAlerter', () => {
     }
   })
 })
+
+// Step 13: a 1 MiB body of whitespace and 1 MiB of label values are cleaned only as far as their cuts.
+describe('pagerduty: hostile text', () => {
+  it('a 1 MiB whitespace body and label values render in under 100 ms, cut as before', () => {
+    const c = create(pdConfig({ routingKey: 'R'.repeat(32), url: 'http://127.0.0.1:9' }))
+    const run = ' \t'.repeat(512 * 1024)
+    const t = performance.now()
+    const [m] = c.render([sampleEvent({ title: 'Order' + run + 'blocked', body: 'a' + run + 'b', labels: { desk: run + 'x' } })])
+    expect(performance.now() - t).toBeLessThan(100)
+    const ev = JSON.parse((m as { body: string }).body) as { payload: { summary: string, custom_details: { body: string, labels: Record<string, string> } } }
+    expect(ev.payload.summary).toBe('[CRITICAL] risk_gate: Order blocked')
+    expect(ev.payload.custom_details.body).toBe('a' + run.slice(0, 64 * 1024 - 2) + '…')
+    expect(ev.payload.custom_details.labels.desk).toBe(run.slice(0, 1023) + '…')
+  })
+})

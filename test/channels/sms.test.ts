@@ -453,6 +453,43 @@ describe('sms channel', () => {
       for (const s of SECRETS) expect(stderr.join('')).not.toContain(s)
     })
 
+    it('by default (1 SMS a second): 10 critical alerts at once go out as a digest, fewer than 10 requests, every alert represented, each body within 1600', async () => {
+      const a = createAlerter({ channels: { console: { enabled: false }, sms: smsOptions() } }, { env: {} })
+      try {
+        await a.ready
+        // long titles: ten subject lines do not all fit one SMS, so the last are counted ("+N more")
+        const titles = Array.from({ length: 10 }, (_, i) => `Burst ${i} ` + 'x'.repeat(300))
+        const results = await Promise.all(titles.map(async (title, i) =>
+          await a.dispatch({ source: 'risk_gate', title, severity: 'critical', body: 'b'.repeat(2000), timestamp: new Date(Date.UTC(2025, 0, 2, 3, 4, 5, i)).toISOString() })))
+        await a.flush()
+        expect(results.every((r) => r.deliveries.length === 1 && r.deliveries[0]?.ok === true)).toBe(true)
+        const requests = fake.requests
+        expect(requests.length).toBeLessThan(10)
+        expect(requests.every((r) => r.status === 201)).toBe(true)
+        const sent = fake.delivered()
+        for (const s of sent) expect(s.body.length).toBeLessThanOrEqual(SMS_MAX_BODY)
+        // every recipient got the same texts; each alert is in one of them, listed or counted
+        const bodies = sent.filter((s) => s.to === TO[0]).map((s) => s.body)
+        expect(sent.filter((s) => s.to === TO[1]).map((s) => s.body)).toEqual(bodies)
+        let represented = 0
+        for (const body of bodies) {
+          const lines = body.split('\n')
+          if (lines.length === 1) { represented++; continue }
+          const n = Number(/^(\d+) alerts: /.exec(lines[0] ?? '')?.[1])
+          const listed = lines.slice(1).filter((l) => l.startsWith('[CRITICAL] risk_gate: Burst ')).length
+          const more = Number(/^\+(\d+) more$/.exec(lines.at(-1) ?? '')?.[1] ?? 0)
+          expect(listed + more).toBe(n)
+          represented += n
+        }
+        expect(represented).toBe(10)
+        // most severe first, then oldest first: the listed ones are the first alerts
+        const digest = bodies.find((b) => b.includes('\n')) ?? ''
+        expect(digest).toMatch(/^\d+ alerts: \d+ critical\n\[CRITICAL\] risk_gate: Burst \d x+\.\.\.\n/)
+      } finally {
+        await a.close()
+      }
+    })
+
     it('with a rate limit, a burst goes out as one digest SMS per recipient', async () => {
       const a = createAlerter({ channels: { console: { enabled: false }, sms: { ...smsOptions(), rateLimit: { perSecond: 5, burst: 2 } } } }, { env: {} })
       try {

@@ -384,3 +384,21 @@ describe('teams channel', () => {
     })
   })
 })
+
+// Step 13: log content must not freeze the worker. `\s*\n\s*` retried every start in a run of spaces
+// without a line break (64 Ki spaces took seconds); only what the cuts keep is cleaned now.
+describe('teams: long whitespace runs', () => {
+  it('64 Ki spaces in the title, body and a label value (no line break) render in under 100 ms, cut as before', () => {
+    const run = ' '.repeat(64 * 1024)
+    const e = sampleEvent({ title: 'Order' + run + 'blocked', body: 'a' + run + 'b\n' + run + '\nc', labels: { desk: 'fx' + run + 'x' } })
+    const t = performance.now()
+    const [m] = renderTeams([e])
+    const ms = performance.now() - t
+    expect(ms).toBeLessThan(100)
+    const text = (m as TeamsMessage).body
+    // The title is cut at 500 units with `…` (the spaces kept: no line break in the run), the label value at 1000.
+    expect(text).toContain(`[CRITICAL] risk_gate: Order${' '.repeat(494)}…"`)
+    expect(text).toContain(`"title":"desk","value":"fx${' '.repeat(997)}…"`)
+    expect(byteLength(text)).toBeLessThanOrEqual(TEAMS_BUDGET_BYTES)
+  })
+})

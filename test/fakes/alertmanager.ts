@@ -319,9 +319,11 @@ export interface AlertmanagerFake extends WebhookServer {
 
 /**
  * The fake, accepting what Alertmanager accepts; `script()` on it still overrides answers (429, 5xx,
- * hold). `prefix`: serve under a route prefix (`--web.route-prefix`); `basicAuth`: `user:password`.
+ * hold). `prefix`: serve under a route prefix (`--web.route-prefix`); `basicAuth`: `user:password`;
+ * `maxBodyBytes`: bodies larger are answered 413, as a reverse proxy in front of it does (nginx's
+ * `client_max_body_size`; default 64 MiB, Alertmanager itself has no limit).
  */
-export async function startAlertmanagerFake (opts: { prefix?: string, basicAuth?: string, port?: number } = {}): Promise<AlertmanagerFake> {
+export async function startAlertmanagerFake (opts: { prefix?: string, basicAuth?: string, port?: number, maxBodyBytes?: number } = {}): Promise<AlertmanagerFake> {
   const verdicts: Verdict[] = []
   let posted: FakeAlert[] = []
   const judge = (req: RecordedRequest): ScriptedResponse => {
@@ -330,7 +332,7 @@ export async function startAlertmanagerFake (opts: { prefix?: string, basicAuth?
     posted.push(...v.stored)
     return v.response
   }
-  const server = await startWebhookServer({ defaultResponse: judge, maxBodyBytes: 64 * 1024 * 1024, ...(opts.port === undefined ? {} : { port: opts.port }) })
+  const server = await startWebhookServer({ defaultResponse: judge, maxBodyBytes: opts.maxBodyBytes ?? 64 * 1024 * 1024, ...(opts.port === undefined ? {} : { port: opts.port }) })
   const prefix = (opts.prefix ?? '').replace(/\/+$/, '')
   const fake: AlertmanagerFake = Object.create(server, {
     baseUrl: { value: server.origin + prefix },

@@ -199,10 +199,10 @@ export interface ExportJson {
 }
 
 /** The request body as the receiver reads it: gunzipped when so declared (throws on a bad stream or one over the limit). */
-export function decodedBody (req: RecordedRequest): Buffer {
+export function decodedBody (req: RecordedRequest, limit = OTLP_SERVER_LIMIT_BYTES): Buffer {
   const enc = (req.header('content-encoding') ?? '').trim().toLowerCase()
   if (enc === '' || enc === 'identity') return req.body
-  if (enc === 'gzip') return gunzipSync(req.body, { maxOutputLength: OTLP_SERVER_LIMIT_BYTES })
+  if (enc === 'gzip') return gunzipSync(req.body, { maxOutputLength: limit })
   throw new Error(`unsupported Content-Encoding ${JSON.stringify(enc)}`)
 }
 
@@ -230,21 +230,22 @@ export function attributesOf (record: { attributes?: KeyValueJson[] }): Record<s
 
 /**
  * What the receiver answers a request: an error for a wrong route, encoding, size or payload, else
- * `accept(req)` (default: 200 with an empty partial success).
+ * `accept(req)` (default: 200 with an empty partial success). `limit`: the largest body taken, before
+ * and after decompression (413 above it).
  */
-export function otlpAnswer (req: RecordedRequest, logsPath = '/v1/logs', accept: (req: RecordedRequest) => ScriptedResponse = otlpOk): ScriptedResponse {
+export function otlpAnswer (req: RecordedRequest, logsPath = '/v1/logs', accept: (req: RecordedRequest) => ScriptedResponse = otlpOk, limit = OTLP_SERVER_LIMIT_BYTES): ScriptedResponse {
   if (req.path !== logsPath) return plain(404, '404 page not found\n')
   if (req.method !== 'POST') return plain(405, '405 method not allowed, supported: [POST]')
   const ct = (req.header('content-type') ?? '').split(';')[0]?.trim().toLowerCase()
   if (ct !== 'application/json') return plain(415, '415 unsupported media type, supported: [application/json, application/x-protobuf]')
   let raw: Buffer
   try {
-    raw = decodedBody(req)
+    raw = decodedBody(req, limit)
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return otlpStatus(413, GRPC.INVALID_ARGUMENT, 'request body too large')
     return otlpBadRequest((err as Error).message)
   }
-  if (raw.length > OTLP_SERVER_LIMIT_BYTES) return otlpStatus(413, GRPC.INVALID_ARGUMENT, 'request body too large')
+  if (raw.length > limit) return otlpStatus(413, GRPC.INVALID_ARGUMENT, 'request body too large')
   const text = raw.toString('utf8')
   if (!Buffer.from(text, 'utf8').equals(raw)) return otlpBadRequest('request body is not valid UTF-8')
   let payload: unknown
@@ -278,13 +279,16 @@ export interface OtlpCollector extends WebhookServer {
 
 /**
  * Starts the receiver on 127.0.0.1 (port 0). `basePath` puts it behind a prefix, as vendor gateways and
- * reverse proxies do (`/otlp` → `POST /otlp/v1/logs`).
+ * reverse proxies do (`/otlp` → `POST /otlp/v1/logs`). `maxBodyBytes` (default 20 MiB, the spec's
+ * recommendation): bodies larger than this, as sent or decompressed, are answered 413 (a vendor
+ * endpoint or a proxy in front of the collector that takes less).
  */
-export async function startOtlpCollector (opts: { basePath?: string, port?: number } = {}): Promise<OtlpCollector> {
+export async function startOtlpCollector (opts: { basePath?: string, port?: number, maxBodyBytes?: number } = {}): Promise<OtlpCollector> {
   const base = (opts.basePath ?? '').replace(/\/+$/, '')
   const logsPath = `${base}/v1/logs`
-  const answer = (req: RecordedRequest): ScriptedResponse => otlpAnswer(req, logsPath)
-  const server = await startWebhookServer({ defaultResponse: answer, maxBodyBytes: OTLP_SERVER_LIMIT_BYTES, ...(opts.port === undefined ? {} : { port: opts.port }) })
+  const limit = opts.maxBodyBytes ?? OTLP_SERVER_LIMIT_BYTES
+  const answer = (req: RecordedRequest): ScriptedResponse => otlpAnswer(req, logsPath, otlpOk, limit)
+  const server = await startWebhookServer({ defaultResponse: answer, maxBodyBytes: limit, ...(opts.port === undefined ? {} : { port: opts.port }) })
   return Object.assign(server, { baseUrl: server.origin + base, logsPath, answer })
 }
 
