@@ -7,7 +7,6 @@
  * its service's limits) or named in a notice on stderr; the worker stays up and a normal critical
  * alert logged afterwards is delivered everywhere. Then the render time of a 1 MiB alert per channel.
  */
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -25,22 +24,12 @@ import { startTeamsFake, type TeamsFake } from './fakes/teams.js'
 import { startTelegramFake, type TelegramFake } from './fakes/telegram.js'
 import { startTwilioFake, type TwilioFake } from './fakes/twilio.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
-import { readJsonl, tempDir } from './helpers/run.js'
+import { readJsonl, runNode, tempDir } from './helpers/run.js'
+import { mulberry32 as prng } from './helpers/random.js'
 
 const SEED = 0x5eed2025
 const MAX_LINE = 1024 * 1024
 
-/** mulberry32: a small deterministic PRNG, so a failing record can be made again from the seed. */
-function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const WS = [' ', ' ', ' ', '\t', '\n', '\r\n', '\u00a0', '\u2003', '\u3000', '\u2028']
 const NASTY = ['\u202e', '\u2066', '\u2069', '\u200f', '\x1b[2J', '\x00', '\x07', '\u0085', '\u2028', '\ufeff', '\ud800', '\udfff', '\ud83d', '<!channel>', '@everyone', '`'.repeat(3), '*_~|', '{{DATE(x)}}', '&lt;', '\\']
@@ -123,23 +112,6 @@ transport.once('close', () => { clearInterval(alive); process.stdout.write('CLOS
 transport.end()
 `
 
-interface AppResult { code: number | null, stdout: string, stderr: string }
-async function runApp (env: Record<string, string>, timeoutMs: number): Promise<AppResult> {
-  return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', APP], {
-      cwd: new URL('..', import.meta.url).pathname,
-      env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`the app did not finish within ${timeoutMs} ms; stderr: ${stderr.slice(0, 2000)}`)) }, timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }) })
-  })
-}
 
 const TG_TOKEN = '987654:FAKE-hostile-token'
 const TWILIO = { accountSid: 'AC' + 'ab'.repeat(16), authToken: 'fake-twilio-token-0123', from: '+15005550006', to: '+15005550010' }
@@ -185,7 +157,7 @@ describe('hostile records', () => {
       }
     }
     const started = Date.now()
-    const app = await runApp({ HOSTILE_APP: JSON.stringify({ options, linesFile }) }, 240_000)
+    const app = await runNode(['--input-type=module', '-e', APP], { HOSTILE_APP: JSON.stringify({ options, linesFile }) }, 240_000)
     const ms = Date.now() - started
     writeFileSync(join(dir, 'app.stderr'), app.stderr)
     console.log(`hostile app: ${records.length} hostile records + 1 normal alert through 12 channels in ${ms} ms (its stderr: ${join(dir, 'app.stderr')})`)

@@ -141,6 +141,16 @@ const signal = (): AbortSignal => AbortSignal.timeout(5000)
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
 const SPAN_ID = '00f067aa0ba902b7'
 
+
+/** Renders, sends every message (each must be delivered) and returns what the collector received. */
+async function deliverAll (collector: OtlpCollector, channel: ReturnType<typeof create>, events: AlertEvent[]): Promise<RecordedRequest[]> {
+  const messages = channel.render(events)
+  for (const m of messages) expect(await channel.send(m, { signal: signal() })).toEqual({ ok: true })
+  const reqs = await collector.waitFor(messages.length)
+  for (const r of reqs) expect(r.status, r.text().slice(0, 300)).toBe(200)
+  return reqs
+}
+
 describe('otlp channel', () => {
   let collector: OtlpCollector
 
@@ -153,14 +163,7 @@ describe('otlp channel', () => {
 
   const channelFor = (over: Record<string, unknown> = {}): ReturnType<typeof create> => create(otlpConfig({ url: collector.baseUrl, ...over }))
 
-  /** Renders, sends every message (each must be delivered) and returns what the collector received. */
-  async function sendAll (channel: ReturnType<typeof create>, events: AlertEvent[]): Promise<RecordedRequest[]> {
-    const messages = channel.render(events)
-    for (const m of messages) expect(await channel.send(m, { signal: signal() })).toEqual({ ok: true })
-    const reqs = await collector.waitFor(messages.length)
-    for (const r of reqs) expect(r.status, r.text().slice(0, 300)).toBe(200)
-    return reqs
-  }
+  const sendAll = async (channel: ReturnType<typeof create>, events: AlertEvent[]): Promise<RecordedRequest[]> => await deliverAll(collector, channel, events)
 
   describe('options', () => {
     it('resolves through resolveOptions; serviceName defaults to "pino-alerts", gzip to off', async () => {
@@ -619,13 +622,7 @@ describe('otlp maxBodyBytes: every request within the cap (a collector that answ
     collector.setDefault(collector.answer)
   })
 
-  async function sendAll (channel: ReturnType<typeof create>, events: AlertEvent[]): Promise<RecordedRequest[]> {
-    const messages = channel.render(events)
-    for (const m of messages) expect(await channel.send(m, { signal: signal() })).toEqual({ ok: true })
-    const reqs = await collector.waitFor(messages.length)
-    for (const r of reqs) expect(r.status, r.text().slice(0, 300)).toBe(200)
-    return reqs
-  }
+  const sendAll = async (channel: ReturnType<typeof create>, events: AlertEvent[]): Promise<RecordedRequest[]> => await deliverAll(collector, channel, events)
 
   /** 200 alerts of about 1.5 kB each as records (some 300 kB in all), mixed severities. */
   const twoHundred = (): AlertEvent[] => Array.from({ length: 200 }, (_, i) => sampleEvent({

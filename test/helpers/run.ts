@@ -5,11 +5,14 @@ import { join } from 'node:path'
 
 export interface RunResult { code: number | null, signal: NodeJS.Signals | null, stdout: string, stderr: string, ms: number }
 
-/** Runs a fixture script in a child process (a real app with its own pino worker) and collects its output. */
-export async function runNode (script: string, env: Record<string, string> = {}, timeoutMs = 20_000): Promise<RunResult> {
+/**
+ * Runs a fixture script in a child process (a real app with its own pino worker) and collects its
+ * output. `script`: a path, or node's arguments (`['--input-type=module', '-e', code]`).
+ */
+export async function runNode (script: string | string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<RunResult> {
   const started = Date.now()
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script], {
+    const child = spawn(process.execPath, typeof script === 'string' ? [script] : script, {
       env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -17,7 +20,7 @@ export async function runNode (script: string, env: Record<string, string> = {},
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${script} timed out; stderr: ${stderr}`)) }, timeoutMs)
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`${String(script).slice(0, 200)} timed out; stderr: ${stderr.slice(0, 2000)}`)) }, timeoutMs)
     child.on('error', reject)
     child.on('close', (code, signal) => { clearTimeout(t); resolve({ code, signal, stdout, stderr, ms: Date.now() - started }) })
   })
