@@ -10,6 +10,7 @@ import { z } from 'zod/v3'
 import { ConfigError } from './errors.js'
 import { isSeverity, normalizeSeverity, PINO_LEVELS, SEVERITIES, type Severity } from './event.js'
 import { CHANNEL_TYPES, type ChannelType } from './channels/types.js'
+import { compileTemplate, type ResolvedTemplate, type Template } from './format/template.js'
 import { compileTimeIntervals, MatcherError, parseMatchers, type CompiledTimeInterval, type Matcher, type TimeIntervalSpec } from './matchers.js'
 
 // ---------------------------------------------------------------------------------------------------
@@ -103,8 +104,30 @@ const httpKeys = {
   tls: tlsSchema.optional()
 }
 
+/**
+ * `{ title?, body? }`: what a channel sends as an alert's title and body, e.g. `"[{{labels.desk}}]
+ * {{title}}"`. Names: `{{source}}`, `{{severity}}`, `{{title}}`, `{{body}}`, `{{status}}`, `{{id}}`,
+ * `{{fingerprint}}`, `{{timestamp}}`, `{{level}}`, `{{labels.NAME}}`, `{{metadata.PATH}}`; any other
+ * is an error at start. The channel escapes and cuts the result as it does any alert.
+ */
+const templateSchema = z.strictObject({
+  title: z.string().optional(),
+  body: z.string().optional()
+})
+
+/** A channel module given as the module object itself (`createAlerter` only; JSON gives a path or package name). */
+export interface ChannelModuleObject { create?: (...args: never[]) => unknown, default?: unknown }
+const MODULE_EXPECTED = 'expected a file path (relative to the working directory), a package name, or (in createAlerter) a module object with create(ctx)'
+function isModuleObject (v: unknown): v is ChannelModuleObject {
+  if (v === null || (typeof v !== 'object' && typeof v !== 'function')) return false
+  const m = v as { create?: unknown, default?: { create?: unknown } | null }
+  return typeof m.create === 'function' || (typeof m.default === 'object' && m.default !== null && typeof m.default.create === 'function')
+}
+
 /** Keys every channel takes. */
 const common = {
+  /** This channel's title and body templates (over the top-level `template`, field by field). */
+  template: templateSchema.optional(),
   type: z.string().optional(),
   /** Default true (console is on unless `enabled: false`). */
   enabled: z.boolean().optional(),
@@ -251,6 +274,14 @@ export const CHANNEL_SCHEMAS = {
     /** gzip the request body. Default false. */
     gzip: z.boolean().optional()
   }),
+  /** Your own channel (SPEC §14): a module exporting `create(ctx)` that returns a Channel. */
+  module: z.strictObject({
+    ...common,
+    /** A file path (relative to the working directory, as pino resolves a target) or a package name; in `createAlerter` also the module object. */
+    module: z.union([z.string().min(1), z.custom<ChannelModuleObject>(isModuleObject)], { errorMap: () => ({ message: MODULE_EXPECTED }) }),
+    /** Given to `create` as `ctx.options`, as configured (JSON in a pino transport). */
+    options: z.unknown().optional()
+  }),
   sms: z.strictObject({
     ...common,
     ...httpKeys,
@@ -341,6 +372,8 @@ const optionsSchema = z.strictObject({
   })).optional(),
   /** Stand-ins, in order, for a routed channel whose delivery failed. Default []. */
   failover: z.array(z.string()).optional(),
+  /** The title and body templates of every channel without its own (SPEC §14). */
+  template: templateSchema.optional(),
   /** Read `${envPrefix}*` variables. Default true. */
   env: z.boolean().optional(),
   envPrefix: z.string().optional(),
@@ -461,6 +494,8 @@ export interface ResolvedChannel {
   config: Record<string, unknown>
   /** Secret values of this channel, masked as `***` wherever text leaves the channel. */
   secrets: string[]
+  /** Title and body templates (the channel's own over the top-level one); undefined without any. */
+  template?: ResolvedTemplate
 }
 
 /** `config.proxy` of an HTTP channel: a proxy URL (may carry Basic credentials: secrets), `false` = direct; absent = the environment decides. */
@@ -693,6 +728,7 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
   const warnings: string[] = []
   const o = parseOptions(input, issues)
   const channels = resolveChannels(o, env, issues, warnings)
+  resolveTemplates(o, channels, issues)
   const resolveNames = nameResolver(channels, issues)
   const intervalAt = intervalResolver(o.timeIntervals, issues)
   const { routes, rules } = resolveRoutes(o.routes, resolveNames, intervalAt, issues)
@@ -763,6 +799,31 @@ function resolveChannels (o: ParsedOptions, env: NodeJS.ProcessEnv, issues: stri
   return channels
 }
 
+/**
+ * Each channel's templates: its own `template` over the top-level one, field by field, compiled (an
+ * unknown name is an issue naming the template's path). Alertmanager keys an alert by its labels,
+ * `alertname` (the title) among them: its title template must give the firing and the resolved event
+ * the same text, so it may not name what differs between them.
+ */
+function resolveTemplates (o: ParsedOptions, channels: ResolvedChannel[], issues: string[]): void {
+  const compile = (text: string | undefined, path: string): Template | undefined => text === undefined ? undefined : compileTemplate(text, path, issues)
+  const top = { title: compile(o.template?.title, 'template.title'), body: compile(o.template?.body, 'template.body') }
+  for (const c of channels) {
+    const own = (o.channels?.[c.name] as { template?: { title?: string, body?: string } } | undefined)?.template
+    const title = own?.title !== undefined ? compile(own.title, `channels.${c.name}.template.title`) : top.title
+    const body = own?.body !== undefined ? compile(own.body, `channels.${c.name}.template.body`) : top.body
+    if (title === undefined && body === undefined) continue
+    c.template = { ...(title === undefined ? {} : { title }), ...(body === undefined ? {} : { body }) }
+    if (c.type === 'alertmanager' && title !== undefined) {
+      const moving = title.names.filter((n) => ['status', 'timestamp', 'id', 'body', 'level'].includes(n) || n.startsWith('metadata.'))
+      if (moving.length > 0) {
+        const path = own?.title !== undefined ? `channels.${c.name}.template.title` : 'template.title'
+        issues.push(`${path}: {{${moving.join('}}, {{')}}} in an alertmanager title: the title is the alertname label, which must be the same for an alert's firing and resolved events (use a body template for these)`)
+      }
+    }
+  }
+}
+
 /** name → the channel's raw config: the environment's channels, then the options' (merged with the environment's, key by key). */
 function channelConfigs (o: ParsedOptions, env: NodeJS.ProcessEnv, warnings: string[]): Record<string, Record<string, unknown>> {
   const fromEnvironment = o.env === false ? {} : fromEnv(env, o.envPrefix ?? 'RISK_ALERTS_')
@@ -815,6 +876,8 @@ function resolveChannel (name: string, cfg: Record<string, unknown>, envProxySec
     config.tls = { ...tls, ca } satisfies ResolvedTls
   }
   const secrets = secretsOf(config)
+  // A module channel's options may hold credentials under the usual names (token, password, …).
+  if (type === 'module' && config.options !== null && typeof config.options === 'object') secrets.push(...secretsOf(config.options as Record<string, unknown>))
   // Without a proxy of its own an HTTP channel uses the environment's (HTTP_PROXY…): its credentials are secrets too.
   if (config.proxy === undefined && HTTP_TYPES.has(type)) secrets.push(...envProxySecrets)
   return {

@@ -11,7 +11,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createChannel } from '../src/channels/channel.js'
-import { CHANNEL_TYPES } from '../src/channels/types.js'
+import { BUILT_IN_TYPES } from '../src/channels/types.js'
 import { AlertEvent } from '../src/event.js'
 import { resolveOptions } from '../src/options.js'
 import { startAlertmanagerFake, type AlertmanagerFake } from './fakes/alertmanager.js'
@@ -188,7 +188,7 @@ describe('hostile records', () => {
     const all = [...records, { kind: 'normal critical alert', marker: 'hxokq', id: 'ord-ok-€', line: '' }]
     const lost: string[] = []
     const table: string[] = []
-    for (const type of CHANNEL_TYPES) {
+    for (const type of BUILT_IN_TYPES) {
       const texts = received[type] ?? []
       let delivered = 0
       let reported = 0
@@ -204,7 +204,7 @@ describe('hostile records', () => {
     console.log(table.join('\n') + (notices.length > 0 ? `\nnotices:\n${notices.map((n) => n.slice(0, 300)).join('\n')}` : ''))
     expect(lost).toEqual([])
     // The normal alert logged after the hostile ones reached every channel.
-    for (const type of CHANNEL_TYPES) expect((received[type] ?? []).some((t) => t.includes('hxokq')), type).toBe(true)
+    for (const type of BUILT_IN_TYPES) expect((received[type] ?? []).some((t) => t.includes('hxokq')), type).toBe(true)
   }, 300_000)
 })
 
@@ -250,7 +250,7 @@ describe('render time', () => {
     const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[1] as number
     const rows: string[] = [`alert: ${(size(events[0] as AlertEvent) / 1024 / 1024).toFixed(2)} MiB of text | channel       | one alert (ms) | digest of 2 (ms)`]
     const slow: string[] = []
-    for (const type of CHANNEL_TYPES) {
+    for (const type of BUILT_IN_TYPES) {
       const opts = resolveOptions({ env: false, channels: { console: { enabled: type === 'console', ...(type === 'console' ? RENDER_CONFIG.console : {}) }, ...(type === 'console' ? {} : { [type]: RENDER_CONFIG[type] }) } }, {})
       const cfg = opts.channels.find((c) => c.type === type)
       if (cfg === undefined) throw new Error(`no ${type} channel`)

@@ -1,4 +1,6 @@
 import type { AlertEvent } from '../event.js'
+import { applyTemplate, type ResolvedTemplate } from '../format/template.js'
+import type { ChannelLimits } from './limits.js'
 import type { ResolvedChannel } from '../options.js'
 
 /**
@@ -30,6 +32,8 @@ export interface Channel<M = unknown> {
    * (PagerDuty) are told. Only called for channels that delivered the alert.
    */
   acknowledge? (event: AlertEvent, ctx: { signal: AbortSignal }): Promise<Outcome>
+  /** What the service accepts; `checkChannel` holds rendered messages to it. */
+  readonly limits?: ChannelLimits
   /** Make what was sent durable (file: fsync). */
   flush? (): Promise<void>
   close? (): Promise<void>
@@ -58,5 +62,22 @@ export async function createChannel (cfg: ResolvedChannel): Promise<Channel> {
   const load = registry[cfg.type]
   if (load === undefined) throw new Error(`pino-alerts: no channel module for type "${cfg.type}"`)
   const mod = await load()
-  return await mod.create(cfg)
+  return templated(await mod.create(cfg), cfg.template)
+}
+
+/**
+ * The channel with its templates applied: `render` gets each event with the title and body the
+ * templates make, so the channel's own escaping and limits apply to them as to any alert. Everything
+ * else is the channel's own (methods bound to it).
+ */
+export function templated<M> (channel: Channel<M>, template: ResolvedTemplate | undefined): Channel<M> {
+  if (template === undefined) return channel
+  const render = (events: readonly AlertEvent[]): M[] => channel.render(events.map((e) => applyTemplate(e, template)))
+  return new Proxy(channel, {
+    get (target, prop) {
+      if (prop === 'render') return render
+      const v = Reflect.get(target, prop, target) as unknown
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+    }
+  })
 }
