@@ -18,7 +18,7 @@ type Field = typeof TEMPLATE_FIELDS[number]
 
 /** A template longer than this is refused (a title or a body, not a document). */
 export const MAX_TEMPLATE_LENGTH = 10_000
-/** What one rendered template may grow to (a template repeating `{{body}}` of a 1 MiB alert). */
+/** What one rendered template may grow to, in UTF-16 units (a template repeating `{{body}}` of a 1 MiB alert). */
 const MAX_OUTPUT = 1024 * 1024
 /** How much of a metadata object is written as JSON into a template. */
 const MAX_JSON = 64 * 1024
@@ -80,12 +80,21 @@ function partFor (name: string): Part | undefined {
   return undefined
 }
 
-/** The template's text for one event: missing values empty, at most 1 MiB. */
+/**
+ * The template's text for one event: missing values empty, at most 1 Mi UTF-16 units (cut there, never
+ * inside a surrogate pair). Values are inserted as they are: a `{{…}}` inside a value is text.
+ */
 export function renderTemplate (t: Template, e: AlertEvent): string {
   let out = ''
   for (const p of t.parts) {
     const v = valueOf(p, e)
-    if (out.length + v.length > MAX_OUTPUT) return out + v.slice(0, MAX_OUTPUT - out.length)
+    if (out.length + v.length > MAX_OUTPUT) {
+      // Cut at the cap, never between the two halves of a surrogate pair (an emoji).
+      let end = MAX_OUTPUT - out.length
+      const c = v.charCodeAt(end - 1)
+      if (end > 0 && c >= 0xd800 && c <= 0xdbff) end--
+      return out + v.slice(0, end)
+    }
     out += v
   }
   return out
