@@ -17,7 +17,12 @@ export type {
   ResolvedOptions, ResolvedChannel, RetryPolicy
 } from './options.js'
 export { recordContext } from './levels.js'
-export type { Channel, Outcome, ChannelModule } from './channels/channel.js'
+/**
+ * Your own channel (`type: 'module'`, docs/extending.md): a module whose `create(ctx: ChannelContext)`
+ * returns a `Channel`; its `send` answers each attempt with an `Outcome`.
+ */
+export type { Channel, Outcome, ChannelContext, ChannelModule } from './channels/channel.js'
+export type { ChannelLimits } from './channels/limits.js'
 export type { DeliveryReport, ChannelStats } from './delivery/deliverer.js'
 export { outcomeFromResponse, parseRetryAfter } from './http/outcome.js'
 export { backoffMs } from './delivery/retry.js'

@@ -44,6 +44,19 @@ import { byteLength, headFor, headUnits, truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
+import type { ChannelLimits } from './limits.js'
+
+/** Alertmanager's own checks of a POST (API v2 `postableAlerts`) that a size cannot express. */
+const AM_CHECK: ChannelLimits<AlertmanagerMessage>['check'] = (m) => {
+  if (m.alerts.length > AM_MAX_ALERTS_PER_POST) return `${m.alerts.length} alerts in one POST (at most ${AM_MAX_ALERTS_PER_POST})`
+  for (const a of m.alerts) {
+    const names = Object.keys(a.labels)
+    if (names.length === 0) return 'an alert without labels'
+    const bad = names.find((n) => !AM_LABEL_NAME.test(n))
+    if (bad !== undefined) return `label name ${JSON.stringify(bad.slice(0, 50))} is not a Prometheus label name`
+  }
+  return undefined
+}
 import { DEFAULT_MAX_BODY_BYTES, jsonStringBytes, packRuns, proseFloor, shrinkText, tooSmall } from './pack.js'
 
 export const AM_ALERTS_PATH = '/api/v2/alerts'
@@ -566,6 +579,8 @@ export function create (cfg: ResolvedChannel): Channel<AlertmanagerMessage> {
   return {
     name: cfg.name,
     type: 'alertmanager',
+    // Every POST body within maxBodyBytes, at most AM_MAX_ALERTS_PER_POST alerts, valid label names.
+    limits: { maxMessageBytes: maxBytes, check: AM_CHECK },
     render (events: readonly AlertEvent[]): AlertmanagerMessage[] {
       return builder.render(events, carried)
     },

@@ -5,6 +5,21 @@ import type { AlertEvent } from '../event.js'
 import { bySeverity, digestHeadline, foldBreaks, labelsText, stripControl, subject } from '../format/text.js'
 import type { ResolvedChannel } from '../options.js'
 import type { Channel, Outcome } from './channel.js'
+import type { ChannelLimits } from './limits.js'
+
+/**
+ * A terminal takes lines of any length: no size limit. What it must not get is a control character
+ * that rewrites it (clear screen, move the cursor, set the title): only line feeds, tabs and our own
+ * colour sequences (`ESC [ … m`) are written, and the message ends with a line feed.
+ */
+const CONSOLE_LIMITS: ChannelLimits<string> = {
+  check (message: string): string | undefined {
+    if (!message.endsWith('\n')) return 'the message does not end with a line feed'
+    // eslint-disable-next-line no-control-regex
+    const bad = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/.exec(message.replace(/\x1b\[[0-9;]*m/g, ''))
+    return bad === null ? undefined : `control character U+${bad[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} at ${bad.index}`
+  }
+}
 
 const COLOURS = { critical: '\x1b[1;31m', warn: '\x1b[33m', info: '\x1b[36m', resolved: '\x1b[32m' } as const
 const RESET = '\x1b[0m'
@@ -31,6 +46,7 @@ export function create (cfg: ResolvedChannel): Channel<string> {
   return {
     name: cfg.name,
     type: 'console',
+    limits: CONSOLE_LIMITS,
     render (events: readonly AlertEvent[]): string[] {
       if (events.length === 1) return [formatLine(events[0] as AlertEvent, colour) + '\n']
       const lines = bySeverity(events).map((e) => '  ' + formatLine(e, colour))

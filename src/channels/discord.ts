@@ -23,6 +23,34 @@ import { ELLIPSIS, headUnits } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
+import { codePoints, firstProblem, within, type ChannelLimits } from './limits.js'
+
+/** Discord's limits on an Execute Webhook request (`DISCORD_LIMITS`, counted in code points as Discord does). */
+const DISCORD_CHECK: ChannelLimits<DiscordMessage>['check'] = (m) => {
+  const L = DISCORD_LIMITS
+  let total = 0
+  const problem = firstProblem(
+    within('content', m.content, L.content, codePoints),
+    within('embeds', m.embeds, L.embeds),
+    m.embeds.length === 0 && (m.content ?? '') === '' ? 'neither content nor embeds' : undefined,
+    ...m.embeds.flatMap((e, i) => {
+      total += codePoints(e.title) + codePoints(e.description ?? '') + codePoints(e.footer?.text ?? '')
+      for (const f of e.fields ?? []) total += codePoints(f.name) + codePoints(f.value)
+      return [
+        within(`embed ${i + 1} title`, e.title, L.title, codePoints),
+        within(`embed ${i + 1} description`, e.description, L.description, codePoints),
+        within(`embed ${i + 1} fields`, e.fields, L.fields),
+        within(`embed ${i + 1} footer`, e.footer?.text, L.footer, codePoints),
+        ...(e.fields ?? []).flatMap((f, k) => [
+          within(`embed ${i + 1} field ${k + 1} name`, f.name, L.fieldName, codePoints),
+          within(`embed ${i + 1} field ${k + 1} value`, f.value, L.fieldValue, codePoints),
+          f.name === '' || f.value === '' ? `embed ${i + 1} field ${k + 1} has an empty name or value` : undefined
+        ])
+      ]
+    })
+  )
+  return problem ?? (total > L.total ? `the embeds' text is ${total} characters (at most ${L.total})` : undefined)
+}
 
 // ---------------------------------------------------------------------------------------------------
 // Payload (the subset of Execute Webhook this channel sends)
@@ -452,6 +480,7 @@ export function create (cfg: ResolvedChannel): Channel<DiscordMessage> {
   return {
     name: cfg.name,
     type: 'discord',
+    limits: { check: DISCORD_CHECK },
     render (events: readonly AlertEvent[]): DiscordMessage[] {
       if (events.length === 0) return []
       if (events.length === 1) return [message([fullEmbed(events[0] as AlertEvent, DISCORD_LIMITS.total)])]

@@ -18,6 +18,28 @@ import type { ResolvedChannel } from '../options.js'
 import { abortReason } from '../http/outcome.js'
 import { redact } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
+import { firstProblem, type ChannelLimits } from './limits.js'
+
+/**
+ * Text and HTML parts together at most 5 MiB of UTF-8: sent base64- or quoted-printable-encoded they
+ * grow by a third or more, and 10 MB is what most SMTP servers take (Postfix's default
+ * `message_size_limit`). The subject and every header value one line (no header injection) of at
+ * most 998 characters (RFC 5322).
+ */
+const EMAIL_MAX_CONTENT_BYTES = 5 * 1024 * 1024
+const oneHeaderLine = (name: string, v: string): string | undefined =>
+  // eslint-disable-next-line no-control-regex
+  /[\r\n\u0000]/.test(v) ? `${name} is not one line` : v.length > 998 ? `${name} is ${v.length} characters (at most 998)` : undefined
+const EMAIL_LIMITS: ChannelLimits<EmailMessage> = {
+  check (m: EmailMessage): string | undefined {
+    const bytes = Buffer.byteLength(m.text, 'utf8') + Buffer.byteLength(m.html, 'utf8')
+    return firstProblem(
+      bytes > EMAIL_MAX_CONTENT_BYTES ? `text and html are ${bytes} bytes (at most ${EMAIL_MAX_CONTENT_BYTES})` : undefined,
+      oneHeaderLine('the subject', m.subject),
+      ...Object.entries(m.headers).map(([k, v]) => oneHeaderLine(`header ${k}`, v))
+    )
+  }
+}
 
 export interface EmailMessage {
   subject: string
@@ -149,6 +171,7 @@ export function create (cfg: ResolvedChannel): Channel<EmailMessage> {
   return {
     name: cfg.name,
     type: 'email',
+    limits: EMAIL_LIMITS,
     render (events: readonly AlertEvent[]): EmailMessage[] {
       return [renderEmail(events, prefix)]
     },

@@ -5,6 +5,24 @@ import { dirname, resolve } from 'node:path'
 import type { AlertEvent } from '../event.js'
 import type { ResolvedChannel } from '../options.js'
 import type { Channel, Outcome } from './channel.js'
+import type { ChannelLimits } from './limits.js'
+
+/**
+ * A file takes any size: no limit. What a reader of the file needs: JSON Lines, each line one JSON
+ * object, the message ending with a line feed (so the next append starts a line of its own).
+ */
+const FILE_LIMITS: ChannelLimits<string> = {
+  check (message: string): string | undefined {
+    if (!message.endsWith('\n')) return 'the message does not end with a line feed'
+    const lines = message.slice(0, -1).split('\n')
+    for (let i = 0; i < lines.length; i++) {
+      let v: unknown
+      try { v = JSON.parse(lines[i] as string) } catch { return `line ${i + 1} is not JSON` }
+      if (v === null || typeof v !== 'object' || Array.isArray(v)) return `line ${i + 1} is not a JSON object`
+    }
+    return undefined
+  }
+}
 
 export function create (cfg: ResolvedChannel): Channel<string> {
   const path = resolve(String(cfg.config.path))
@@ -25,6 +43,7 @@ export function create (cfg: ResolvedChannel): Channel<string> {
   return {
     name: cfg.name,
     type: 'file',
+    limits: FILE_LIMITS,
     render (events: readonly AlertEvent[]): string[] {
       // A digest is still one line per event: the file is a record, not a notification.
       return [events.map((e) => JSON.stringify(e.toJSON()) + '\n').join('')]

@@ -467,6 +467,11 @@ export function create (cfg: ResolvedChannel): Channel<OtlpMessage> {
   return {
     name: cfg.name,
     type: 'otlp',
+    // Every request body (uncompressed JSON) within maxBodyBytes, at most OTLP_MAX_RECORDS records.
+    limits: {
+      maxMessageBytes: maxBytes,
+      check: (m: OtlpMessage) => (m.records > OTLP_MAX_RECORDS ? `${m.records} log records in one request (at most ${OTLP_MAX_RECORDS})` : undefined)
+    },
     render: (events) => renderOtlp(events, serviceName, { maxBytes }, carried),
     carries: (message) => carried.get(message) ?? [],
     async send (msg: OtlpMessage, { signal }): Promise<Outcome> {

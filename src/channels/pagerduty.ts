@@ -27,6 +27,7 @@ import { byteLength, ELLIPSIS, headFor, headUnits, truncate } from '../format/tr
 import type { ResolvedChannel } from '../options.js'
 import { redact } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
+import { firstProblem, within, type ChannelLimits } from './limits.js'
 
 export const PAGERDUTY_DEFAULT_URL = 'https://events.pagerduty.com'
 /** PagerDuty's documented request limit ("512 KB"). */
@@ -286,6 +287,21 @@ export function enqueueUrl (base: string): string {
   return /\/v2\/enqueue$/.test(trimmed) ? trimmed : `${trimmed}/v2/enqueue`
 }
 
+/** Events API v2: a request of at most 512 KB; summary ≤ 1024 characters, source and dedup_key ≤ 255. */
+const PAGERDUTY_LIMITS: ChannelLimits<PagerDutyMessage> = {
+  maxMessageBytes: PAGERDUTY_MAX_BYTES,
+  check (m: PagerDutyMessage): string | undefined {
+    const j = JSON.parse(m.body) as { event_action?: unknown, dedup_key?: string, payload?: { summary?: string, source?: string } }
+    if (j.event_action !== m.action) return `event_action ${JSON.stringify(j.event_action)} is not the message's action ${m.action}`
+    return firstProblem(
+      within('dedup_key', j.dedup_key, DEDUP_KEY_MAX),
+      within('payload.summary', j.payload?.summary, SUMMARY_MAX),
+      within('payload.source', j.payload?.source, SOURCE_MAX),
+      j.event_action === 'trigger' && (j.payload?.summary ?? '') === '' ? 'a trigger without payload.summary' : undefined
+    )
+  }
+}
+
 export function create (cfg: ResolvedChannel): Channel<PagerDutyMessage> {
   const net = netOf(cfg.config)
   const c = cfg.config
@@ -322,6 +338,7 @@ export function create (cfg: ResolvedChannel): Channel<PagerDutyMessage> {
   return {
     name: cfg.name,
     type: 'pagerduty',
+    limits: PAGERDUTY_LIMITS,
     render: (events) => renderPagerDuty(events, o),
     send: async (message, { signal }) => await send(message, signal),
     acknowledge: async (event, { signal }) => await send(lifecycleEvent(o.routingKey, 'acknowledge', dedupKeyOf(event)), signal)

@@ -26,6 +26,7 @@ import { ELLIPSIS, headFor, headUnits } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact, safeUrl } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
+import { firstProblem, within, type ChannelLimits } from './limits.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Slack's payload (the subset this channel sends)
@@ -178,8 +179,9 @@ function metadataText (metadata: Record<string, unknown>): string | undefined {
     json = `(metadata not serialisable: ${(err as Error).message})`
   }
   if (json === '') return undefined
-  // "```\n" + text + "\n```": the fences take 8 units.
-  const body = noFence(fitSlack(json, SLACK_LIMITS.sectionText - 8))
+  // "```\n" + text + "\n```": the fences take 8 units. Fences inside are broken up before the cut
+  // (breaking one adds 2 units: after the cut it could push the text past the limit).
+  const body = fitSlack(noFence(json), SLACK_LIMITS.sectionText - 8)
   return '```\n' + body + '\n```'
 }
 
@@ -371,6 +373,33 @@ function renderCompactDigest (sorted: readonly AlertEvent[], headline: string, t
   })
 }
 
+/** Slack's limits on an incoming-webhook message (`SLACK_LIMITS`; top-level `text` 40 000, 100 attachments). */
+const SLACK_CHECK: ChannelLimits<SlackMessage>['check'] = (m) => {
+  const L = SLACK_LIMITS
+  const blocks = [...m.blocks, ...m.attachments.flatMap((a) => a.blocks)]
+  return firstProblem(
+    within('text', m.text, 40_000),
+    within('attachments', m.attachments, 100),
+    within('blocks (top-level and in attachments)', blocks, L.blocks),
+    ...blocks.flatMap((b, i): Array<string | undefined> => {
+      const n = `block ${i + 1}`
+      if (b.type === 'header') return [within(`${n} (header) text`, b.text.text, L.header), b.text.type === 'plain_text' ? undefined : `${n} (header) text is not plain_text`]
+      if (b.type === 'section') {
+        return [
+          b.text === undefined && (b.fields ?? []).length === 0 ? `${n} (section) has neither text nor fields` : undefined,
+          within(`${n} (section) text`, b.text?.text, L.sectionText),
+          within(`${n} (section) fields`, b.fields, L.fields),
+          ...(b.fields ?? []).map((f, k) => within(`${n} field ${k + 1}`, f.text, L.fieldText))
+        ]
+      }
+      if (b.type === 'context') return [within(`${n} (context) elements`, b.elements, L.contextElements), ...b.elements.map((el, k) => within(`${n} element ${k + 1}`, el.text, L.contextText))]
+      return []
+    }),
+    ...blocks.flatMap((b) => b.type === 'section' ? [b.text, ...(b.fields ?? [])] : b.type === 'header' ? [b.text] : b.type === 'context' ? b.elements : [])
+      .map((t) => t !== undefined && t.text === '' ? 'an empty text object (Slack answers invalid_blocks)' : undefined)
+  )
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Answers
 
@@ -413,6 +442,7 @@ export function create (cfg: ResolvedChannel): Channel<SlackMessage> {
   return {
     name: cfg.name,
     type: 'slack',
+    limits: { check: SLACK_CHECK },
     render (events: readonly AlertEvent[]): SlackMessage[] {
       if (events.length === 0) return []
       if (events.length === 1) return [renderOne(events[0] as AlertEvent, extra)]

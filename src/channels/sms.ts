@@ -113,6 +113,8 @@ export function create (cfg: ResolvedChannel): Channel<SmsMessage> {
   return {
     name: cfg.name,
     type: 'sms',
+    // Twilio's Body: at most 1600 characters (counted here in UTF-16 units, never fewer than Twilio's count), not empty.
+    limits: { maxMessageLength: SMS_MAX_BODY, check: (m: SmsMessage) => (m.body.trim() === '' ? 'an empty Body (Twilio error 21602)' : undefined) },
     render (events: readonly AlertEvent[]): SmsMessage[] {
       if (events.length === 0) return []
       const body = events.length === 1 ? renderAlert(events[0] as AlertEvent) : renderDigest(events)

@@ -258,6 +258,8 @@ export function create (cfg: ResolvedChannel): Channel<TeamsMessage> {
   return {
     name: cfg.name,
     type: 'teams',
+    // The Workflows webhook takes request bodies of at most 28 KB (cards are built to 27 KB).
+    limits: { maxMessageBytes: TEAMS_MAX_BYTES },
     render: (events) => renderTeams(events),
     async send (msg: TeamsMessage, { signal }): Promise<Outcome> {
       let res: HttpResponse

@@ -22,6 +22,7 @@ import { headFor, truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
+import type { ChannelLimits } from './limits.js'
 
 export type TelegramParseMode = 'MarkdownV2' | 'HTML'
 
@@ -234,6 +235,38 @@ export function digestDocuments (events: readonly AlertEvent[], max = TELEGRAM_M
   })
 }
 
+/**
+ * The length of a message's text once Telegram has parsed its entities, read back from the markup
+ * (independent of the document it was rendered from): MarkdownV2 escapes count one, markers
+ * (`*`, `_`, `~`, `|`, `` ` ``, the fences of `pre` and their language) none; in HTML, tags count
+ * none and an entity one.
+ */
+function parsedLength (text: string, mode: TelegramParseMode): number {
+  if (mode === 'HTML') return text.replace(/<[^>]*>/g, '').replace(/&(?:[a-z]+|#\d+|#x[0-9a-f]+);/gi, '&').length
+  let n = 0
+  let pre = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]
+    if (c === '\\') { n++; i++; continue } // an escaped character (always ASCII)
+    if (text.startsWith('```', i)) {
+      i += 2
+      if (!pre) { const nl = text.indexOf('\n', i); i = nl < 0 ? text.length : nl }
+      pre = !pre
+      continue
+    }
+    if (!pre && (c === '*' || c === '_' || c === '~' || c === '|' || c === '`')) continue
+    n++
+  }
+  return n
+}
+
+/** Telegram's limit: 1 to 4096 characters of text after entity parsing. */
+const TELEGRAM_CHECK: ChannelLimits<TelegramMessage>['check'] = (m) => {
+  const n = parsedLength(m.text, m.parse_mode)
+  if (n > TELEGRAM_MAX_TEXT) return `the text is ${n} characters after entity parsing (at most ${TELEGRAM_MAX_TEXT})`
+  return n === 0 ? 'an empty text' : undefined
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Answers of the Bot API
 
@@ -335,6 +368,7 @@ export function create (cfg: ResolvedChannel): Channel<TelegramMessage> {
   return {
     name: cfg.name,
     type: 'telegram',
+    limits: { check: TELEGRAM_CHECK },
     render (events: readonly AlertEvent[]): TelegramMessage[] {
       if (events.length === 0) return []
       if (events.length === 1) return [toMessage(alertDocument(events[0] as AlertEvent), events)]

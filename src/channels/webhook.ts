@@ -155,6 +155,8 @@ export function create (cfg: ResolvedChannel): Channel<WebhookMessage> {
   return {
     name: cfg.name,
     type: 'webhook',
+    // Every request body within maxBodyBytes (renderWebhook packs and cuts to it).
+    limits: { maxMessageBytes: maxBodyBytes },
     render: (events) => renderWebhook(events, maxBodyBytes, carried),
     carries: (message) => carried.get(message) ?? [],
     async send (message: WebhookMessage, { signal }): Promise<Outcome> {

@@ -5,6 +5,7 @@
 import { hostname } from 'node:os'
 import { performance } from 'node:perf_hooks'
 import { createAlerter } from '../alerter.js'
+import { ConfigError } from '../errors.js'
 import { normalizeSeverity } from '../event.js'
 import type { CompiledRule, ResolvedChannel, ResolvedOptions } from '../options.js'
 import { bool, CliError, str, UsageError, type Command } from './command.js'
@@ -85,7 +86,13 @@ Examples:
 
     const alerter = createAlerter(testOptions(opts, selected), { reporter: commandReporter() })
     // A channel that cannot start is reported by the alerter and shows as failed below.
-    await alerter.ready.catch(() => {})
+    try {
+      await alerter.ready
+    } catch (err) {
+      // A channel module that cannot load is a configuration error (exit 2, like any invalid option);
+      // any other channel that cannot start shows as FAILED below.
+      if (err instanceof ConfigError) { await alerter.close(); throw new CliError(err.message, 2, true) }
+    }
     const host = hostname()
     const rows: Row[] = await Promise.all(selected.map(async (c) => {
       const started = performance.now()

@@ -11,10 +11,11 @@
  * and owns the lifecycle: start (channels and store), dispatch, flush, close. It never throws into
  * the caller.
  */
+import { setMaxListeners } from 'node:events'
 import { hostname } from 'node:os'
 import { createChannel } from '../channels/channel.js'
 import { Deliverer, type ChannelStats, type DeliveryReport } from '../delivery/deliverer.js'
-import { isStoreError, PinoAlertsError } from '../errors.js'
+import { ConfigError, isStoreError, PinoAlertsError } from '../errors.js'
 import { AlertEvent } from '../event.js'
 import { releaseHttpAgent, retainHttpAgent } from '../http/client.js'
 import { resolveOptions, type AlertsOptions, type ResolvedOptions } from '../options.js'
@@ -85,6 +86,9 @@ class Engine implements Alerter {
     this.reporter = deps.reporter ?? new Reporter()
     for (const w of opts.warnings) this.reporter.notice(w)
     retainHttpAgent()
+    // Every delivery in flight listens to the stop signal (and removes its listener when done): more than
+    // 10 at once is normal, not a leak (Node's MaxListenersExceededWarning).
+    setMaxListeners(0, this.stop.signal)
     const now = this.now = deps.now ?? Date.now
     const store = this.store = new StoreGateway(this.reporter)
     const outbox = this.outbox = new Outbox((what, fn) => { store.write(what, fn) }, now)
@@ -160,15 +164,19 @@ class Engine implements Alerter {
       // A store that cannot open keeps its own error (code, message): it is the one to fix first.
       const storeError = failed.find((e) => isStoreError(e))
       if (storeError !== undefined) throw storeError
+      // A channel module that cannot load is a configuration problem: a ConfigError naming
+      // `channels.<name>.module` (with any other channel's failure as one more issue).
+      if (failed.some((e) => e instanceof ConfigError)) throw new ConfigError(failed.flatMap((e) => e instanceof ConfigError ? e.issues : [e.message]))
       if (failed.length > 0) throw new Error(failed.map((e) => e.message).join('; '))
       if (this.closing === undefined) this.replayer?.start()
     })
-    this.ready.catch((err: Error) => this.reporter.notice(`pino-alerts: ${err.message}`))
+    // One line: a ConfigError's issues joined (its message spans lines, which a notice shows as `\n`).
+    this.ready.catch((err: Error) => this.reporter.notice(`pino-alerts: ${err instanceof ConfigError ? `invalid options: ${err.issues.join('; ')}` : err.message}`))
   }
 
   /**
-   * Channels start independently: one that cannot start (say, an unwritable file path) is reported
-   * and `ready` rejects, while the others still deliver.
+   * Channels start independently: one that cannot start (say, an unwritable file path, or a channel
+   * module that cannot load: a ConfigError) is reported and `ready` rejects, while the others still deliver.
    */
   private async load (): Promise<Array<PromiseSettledResult<void>>> {
     const opts = this.options
@@ -183,6 +191,8 @@ class Engine implements Alerter {
         const channel = await createChannel(cfg)
         this.deliverers.set(cfg.name, new Deliverer(channel, cfg, this.stop.signal))
       } catch (err) {
+        // Already names the option and holds no secret (createChannel redacts it).
+        if (err instanceof ConfigError) throw err
         throw new Error(`channel "${cfg.name}" could not start: ${redact((err as Error).message, cfg.secrets)}`)
       }
     })])
