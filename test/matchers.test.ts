@@ -11,27 +11,11 @@ import { Silences, type SilenceStore } from '../src/pipeline/silence.js'
 import { Reporter } from '../src/report.js'
 import type { StoredSilence } from '../src/store/sqlite.js'
 import type { MatchOp, TimeIntervalSpec } from '../src/matchers.js'
+import { thrownBy } from './helpers/errors.js'
 
-/** Catches the MatcherError `fn` throws (fails the test when it throws nothing or something else). */
-function matcherError (fn: () => unknown): MatcherError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(MatcherError)
-    return err as MatcherError
-  }
-  throw new Error('expected a MatcherError, nothing was thrown')
-}
+const matcherError = (fn: () => unknown): MatcherError => thrownBy(MatcherError, fn)
 
-function configError (fn: () => unknown): ConfigError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError)
-    return err as ConfigError
-  }
-  throw new Error('expected a ConfigError, nothing was thrown')
-}
+const configError = (fn: () => unknown): ConfigError => thrownBy(ConfigError, fn)
 
 // ---------------------------------------------------------------------------------------------------
 // Matcher syntax, case by case from Alertmanager's documented syntax (docs/configuration.md, "Label matchers")

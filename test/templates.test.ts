@@ -36,6 +36,8 @@ import { MARKDOWN_V2_RESERVED, startTelegramFake, TELEGRAM_MAX_TEXT, type Telegr
 import { startTwilioFake, TWILIO_MAX_BODY, type TwilioFake } from './fakes/twilio.js'
 import { startWebhookServer, type RecordedRequest, type WebhookServer } from './fakes/webhook-server.js'
 import { fixture, readJsonl, runNode, tempDir } from './helpers/run.js'
+import { thrownBy } from './helpers/errors.js'
+import { activeMarkdown } from './helpers/markdown.js'
 
 // ---------------------------------------------------------------------------------------------------
 // The risk desk's alert and template
@@ -74,16 +76,7 @@ const render = (source: string, e: AlertEvent = riskAlert()): string => {
   return renderTemplate(t as Template, e)
 }
 
-/** The ConfigError `fn` throws (fails the test when it throws nothing or something else). */
-function configError (fn: () => unknown): ConfigError {
-  try {
-    fn()
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConfigError)
-    return err as ConfigError
-  }
-  throw new Error('expected a ConfigError, nothing was thrown')
-}
+const configError = (fn: () => unknown): ConfigError => thrownBy(ConfigError, fn)
 
 // ---------------------------------------------------------------------------------------------------
 
@@ -327,22 +320,6 @@ const DISCORD_ID = '223344556677889900'
 
 /** Discord shows `\x` as `x` for any punctuation x. */
 const discordShown = (s: string): string => s.replace(/\\([^0-9A-Za-z\s])/g, '$1')
-/**
- * What a Markdown renderer that honours backslash escapes would act on in a Teams TextBlock (as in
- * test/channels/teams.test.ts): unescaped links, emphasis, code, strike, list markers, headings.
- */
-function activeMarkdown (text: string): string[] {
-  const found: string[] = []
-  const bare = text.replace(/\\[\s\S]/g, 'x')
-  if (/\[[^\]]*\]\([^)]*\)/.test(bare)) found.push('link')
-  if (/\*\*[^*]+\*\*|(^|[^\w*])\*[^*\s][^*]*\*/.test(bare)) found.push('emphasis *')
-  if (/(^|[^\p{L}\p{N}_])_[^_\s][^_]*_(?![\p{L}\p{N}])/u.test(bare)) found.push('emphasis _')
-  if (/`[^`]+`/.test(bare)) found.push('code')
-  if (/~~[^~]+~~/.test(bare)) found.push('strike')
-  if (/^\s*([-+*]|\d+[.)])\s/m.test(bare)) found.push('list')
-  if (/^\s*#{1,6}\s/m.test(bare)) found.push('heading')
-  return found
-}
 /** Teams (Adaptive Card Markdown) shows `\x` as `x`; zero-width spaces break up `{{DATE(`. */
 const teamsShown = (s: string): string => s.replace(/\\([\s\S])/g, '$1').replace(/\u200b/g, '')
 

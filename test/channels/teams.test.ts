@@ -6,6 +6,7 @@ import type { ResolvedChannel } from '../../src/options.js'
 import { cardProblem, startTeamsFake, TEAMS_LIMIT_BYTES, teamsAnswers, type TeamsFake } from '../fakes/teams.js'
 import type { RecordedRequest } from '../fakes/webhook-server.js'
 import { runChannelSuite, sampleEvent, resolvedChannel } from './suite.js'
+import { activeMarkdown } from '../helpers/markdown.js'
 
 const teamsConfig = (config: Record<string, unknown>): ResolvedChannel => resolvedChannel('teams', config)
 
@@ -32,24 +33,6 @@ const containersOf = (m: TeamsMessage): Element[] => cardOf(m).body.filter((e) =
 const textsOf = (c: Element): string[] => (c.items ?? []).filter((e) => e.type === 'TextBlock').map((e) => e.text ?? '')
 const factsOf = (c: Element): Array<{ title: string, value: string }> => (c.items ?? []).find((e) => e.type === 'FactSet')?.facts ?? []
 
-/**
- * What a Markdown renderer that honours backslash escapes would act on in a TextBlock: unescaped
- * link syntax, emphasis and list markers. Inert text yields [].
- */
-function activeMarkdown (text: string): string[] {
-  const found: string[] = []
-  // Drop escaped characters first: what is left is what a renderer parses.
-  const bare = text.replace(/\\[\s\S]/g, 'x')
-  if (/\[[^\]]*\]\([^)]*\)/.test(bare)) found.push('link')
-  if (/\*\*[^*]+\*\*|(^|[^\w*])\*[^*\s][^*]*\*/.test(bare)) found.push('emphasis *')
-  if (/(^|[^\p{L}\p{N}_])_[^_\s][^_]*_(?![\p{L}\p{N}])/u.test(bare)) found.push('emphasis _')
-  if (/`[^`]+`/.test(bare)) found.push('code')
-  if (/~~[^~]+~~/.test(bare)) found.push('strike')
-  if (/^\s*([-+*]|\d+[.)])\s/m.test(bare)) found.push('list')
-  if (/^\s*#{1,6}\s/m.test(bare)) found.push('heading')
-  if (/\{\{(DATE|TIME)\(/.test(text)) found.push('date function')
-  return found
-}
 
 /** Removes the backslash escapes: the text a reader sees. */
 const unescape = (s: string): string => s.replace(/\\([\s\S])/g, '$1').replace(/\u200b/g, '')
