@@ -539,6 +539,8 @@ export interface ResolvedOptions {
   maxLineLength: number
   destination: string | number | undefined
   store: { path: string, maxAgeDays: number, maxRows: number, leaseMs: number } | undefined
+  /** `timeIntervals` as configured (validated), for the process record the dashboard shows; `{}` without any. */
+  timeIntervals: Record<string, TimeIntervalSpec[]>
   /** Start-up warnings (partly configured channels), printed once. */
   warnings: string[]
 }
@@ -584,7 +586,15 @@ function secretsOf (config: Record<string, unknown>): string[] {
   }
   // Header values carry API keys and bearer tokens: every one is a secret.
   const headers = config.headers
-  if (headers !== null && typeof headers === 'object') for (const v of Object.values(headers)) if (typeof v === 'string' && v !== '') out.push(v)
+  if (headers !== null && typeof headers === 'object') {
+    for (const v of Object.values(headers)) {
+      if (typeof v !== 'string' || v === '') continue
+      out.push(v)
+      // `Bearer <token>`, `Basic <credentials>`: a service may echo the credential alone.
+      const scheme = /^[A-Za-z][\w-]* +(\S{4,})$/.exec(v)
+      if (scheme?.[1] !== undefined) out.push(scheme[1])
+    }
+  }
   return out
 }
 
@@ -768,6 +778,7 @@ export function resolveOptions (input: unknown = {}, env: NodeJS.ProcessEnv = pr
     shutdownTimeoutMs: o.shutdownTimeoutMs ?? 8000,
     maxLineLength: o.maxLineLength ?? 1024 * 1024,
     destination: o.destination,
+    timeIntervals: (o.timeIntervals ?? {}) as Record<string, TimeIntervalSpec[]>,
     store: storePath === undefined ? undefined : { path: storePath, maxAgeDays: o.store?.maxAgeDays ?? 30, maxRows: o.store?.maxRows ?? 1_000_000, leaseMs: o.store?.leaseMs ?? 30_000 },
     warnings
   }

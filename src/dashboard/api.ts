@@ -10,6 +10,7 @@ import { MatcherError, matchesAlert, parseMatchers } from '../matchers.js'
 import { Silences, type SilenceInput } from '../pipeline/silence.js'
 import { toMs, type AlertStore, type HistoryEntry, type HistoryQuery, type Receipt, type StoredSilence } from '../store/sqlite.js'
 import { Outbox } from '../store/outbox.js'
+import { Routing } from './routing.js'
 
 export { ApiError }
 
@@ -138,11 +139,27 @@ export class Api {
   private readonly alerterWritesHere: boolean
   /** Where this dashboard writes alerts and acknowledgements itself (a store error is an HTTP 500). */
   private readonly outbox: Outbox
+  /** The processes' channels and routing, from what each recorded in the store. */
+  private readonly routing: Routing
 
   constructor (private readonly store: AlertStore, private readonly alerter: Alerter | undefined, private readonly notify: Notify) {
     const path = alerter?.options.store?.path
     this.alerterWritesHere = path !== undefined && resolvePath(path) === store.path
     this.outbox = Outbox.direct(store)
+    this.routing = new Routing(store)
+  }
+
+  /**
+   * `GET /api/processes` (also the live feed's `processes` event): every process writing to the store
+   * (the newest 100), its channels with their health, its routes or rules and time intervals.
+   */
+  processes (): { status: 200, body: ReturnType<Routing['processes']> } {
+    return { status: 200, body: this.routing.processes() }
+  }
+
+  /** `GET /api/route?severity=&source=&title=&labels=k%3Dv,…`: where such an alert would go now, per live process. */
+  route (p: URLSearchParams): ApiResult {
+    return { status: 200, body: this.routing.route(p) }
   }
 
   /** `GET /api/alerts`: newest first. */

@@ -4,7 +4,10 @@
  * - every 250 ms `lastRowId()`, and on a change `since(rowid)`: an `alert` event per new alert, noticed
  *   well within a second of being stored by any process;
  * - every second: alerts seen pending that have since settled (`update`, with their receipts), recent
- *   alerts acknowledged elsewhere (`ack`), and the silences, when they changed (`silences`).
+ *   alerts acknowledged elsewhere (`ack`), the silences, when they changed (`silences`), and the
+ *   processes writing to the store, when one appeared, ended, died, or its counters or channels'
+ *   health changed (`processes`, the body of `GET /api/processes`; a heartbeat that changed nothing
+ *   else is not sent).
  * Changes made through this dashboard are sent at once (`ack`, `silences`).
  *
  * Event ids are store rowids: a reconnecting page (`Last-Event-ID`) gets what it missed.
@@ -12,6 +15,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AlertStore } from '../store/sqlite.js'
 import { itemOf, type AlertItem, type SilenceItem } from './api.js'
+import type { ProcessItem } from './routing.js'
 import { forgetOldest } from '../bounded.js'
 
 const TICK_MS = 250
@@ -29,10 +33,15 @@ export class LiveFeed {
   private readonly pending = new Map<string, number>()
   private readonly unacked = new Map<string, number>()
   private silenceSignature = ''
+  private processSignature = ''
   /** The last poll error (a busy or vanished store); cleared by the next good poll. */
   lastError: string | undefined
 
-  constructor (private readonly store: AlertStore, private readonly silences: () => SilenceItem[]) {}
+  constructor (
+    private readonly store: AlertStore,
+    private readonly silences: () => SilenceItem[],
+    private readonly processes: () => { processes: ProcessItem[] }
+  ) {}
 
   get size (): number { return this.clients.size }
 
@@ -98,6 +107,7 @@ export class LiveFeed {
   private start (): void {
     this.lastRowId = this.store.lastRowId()
     this.silenceSignature = signature(this.silences())
+    this.processSignature = processSignature(this.processes())
     // Recent alerts that may still settle or be acknowledged elsewhere.
     for (const e of this.store.history({ limit: 300 }).reverse()) this.item(e)
     this.ticks = 0
@@ -154,7 +164,18 @@ export class LiveFeed {
     const silences = this.silences()
     const sig = signature(silences)
     if (sig !== this.silenceSignature) this.broadcast('silences', { silences })
+    const processes = this.processes()
+    const psig = processSignature(processes)
+    if (psig !== this.processSignature) {
+      this.processSignature = psig
+      this.broadcast('processes', processes)
+    }
   }
+}
+
+/** What the page shows of the processes, but the time of the last heartbeat (it moves every few seconds). */
+function processSignature (body: { processes: readonly ProcessItem[] }): string {
+  return JSON.stringify(body.processes.map(({ at: _at, ...rest }) => rest))
 }
 
 function signature (list: readonly SilenceItem[]): string {

@@ -298,6 +298,8 @@ async function route (ctx: Ctx, method: string, path: string, params: URLSearchP
   }
   if (what === 'silences' && id !== undefined && action === undefined) { allow('DELETE'); return api.expireSilence(id) }
   if (what === 'stats' && id === undefined) { allow('GET'); return api.stats(params, session) }
+  if (what === 'processes' && id === undefined) { allow('GET'); return api.processes() }
+  if (what === 'route' && id === undefined) { allow('GET'); return api.route(params) }
   if (what === 'session' && id === undefined) { allow('GET'); return { status: 200, body: session } }
   throw new ApiError(404, 'not found')
 }
@@ -343,7 +345,7 @@ export async function startDashboard (opts: DashboardOptions): Promise<Dashboard
   // Built before the feed; the feed's broadcast is late-bound so the Api can notify it.
   let feed: LiveFeed | undefined
   const api = new Api(store, opts.alerter, (event, data) => feed?.broadcast(event, data))
-  feed = new LiveFeed(store, () => api.silenceList())
+  feed = new LiveFeed(store, () => api.silenceList(), () => api.processes().body)
   const live = feed
   const session = { auth: token !== undefined, alerterAttached: opts.alerter !== undefined }
   const server = createDashboardServer({ store, token, files, guard, throttle: new AuthThrottle(), api, live, session })

@@ -20,7 +20,7 @@ import type { Channel, Outcome } from '../channels/channel.js'
 import type { AlertEvent } from '../event.js'
 import type { ResolvedChannel } from '../options.js'
 import { redact } from '../redact.js'
-import { Circuit } from './circuit.js'
+import { Circuit, type CircuitState } from './circuit.js'
 import { isNotSent, outcomeFromError } from '../http/outcome.js'
 import { TokenBucket } from './rate-limit.js'
 import { backoffMs, sleep } from './retry.js'
@@ -60,7 +60,11 @@ export interface ChannelStats {
   queued: number
   /** Batches being delivered now. */
   inFlight: number
-  circuit: string
+  circuit: CircuitState
+  /** The last failure (its error, secrets masked, at most 300 characters); absent before any. */
+  lastError?: string
+  /** When it happened (ISO 8601). */
+  lastErrorAt?: string
 }
 
 /** One parcel: an alert, or a group's digest that must travel together. */
@@ -170,11 +174,24 @@ class Fifo<T> {
   }
 }
 
+/** While a circuit is open, how often it is looked at again (it half-opens with time alone). */
+const CIRCUIT_RECHECK_MS = 1000
+/** `lastError` is cut to this many characters. */
+const LAST_ERROR_MAX = 300
+
 const min = (a: number, b: number): number => (b < a ? b : a)
 const max = (a: number, b: number): number => (b > a ? b : a)
 
 export class Deliverer {
   readonly circuit = new Circuit()
+  /**
+   * Told when the circuit changes state (closed → open, open → half-open, half-open → closed or open),
+   * soon after it does: a process writes its heartbeat then, so that the dashboard sees it at once.
+   */
+  onCircuitChange: ((state: CircuitState) => void) | undefined
+  private circuitSeen: CircuitState = 'closed'
+  private circuitTimer: NodeJS.Timeout | undefined
+  private lastError: { error: string, at: number } | undefined
   private readonly bucket: TokenBucket | undefined
   private readonly queue = new Fifo<Item>()
   private runners = 0
@@ -198,7 +215,33 @@ export class Deliverer {
   get queued (): number { return this.queuedEvents }
 
   stats (): ChannelStats {
-    return { type: this.cfg.type, ...this.counters, queued: this.queued, inFlight: this.inFlight, circuit: this.circuit.state }
+    const out: ChannelStats = { type: this.cfg.type, ...this.counters, queued: this.queued, inFlight: this.inFlight, circuit: this.circuit.state }
+    if (this.lastError !== undefined) {
+      out.lastError = this.lastError.error
+      out.lastErrorAt = new Date(this.lastError.at).toISOString()
+    }
+    return out
+  }
+
+  /** A failure to report in `stats()`: masked (again: a cut must not leave half a secret), then cut. */
+  private failed (error: string): void {
+    const masked = this.mask(error.length > 4 * LAST_ERROR_MAX ? error.slice(0, 4 * LAST_ERROR_MAX) : error)
+    this.lastError = { error: masked.length > LAST_ERROR_MAX ? masked.slice(0, LAST_ERROR_MAX - 1) + '…' : masked, at: Date.now() }
+  }
+
+  /**
+   * Tells `onCircuitChange` when the state differs from the last one told. An open circuit half-opens
+   * with time alone: while open it is looked at again every second (an unref'd timer).
+   */
+  private circuitMoved (): void {
+    const state = this.circuit.state
+    if (state === 'open' && this.circuitTimer === undefined) {
+      this.circuitTimer = setTimeout(() => { this.circuitTimer = undefined; this.circuitMoved() }, CIRCUIT_RECHECK_MS)
+      this.circuitTimer.unref()
+    }
+    if (state === this.circuitSeen) return
+    this.circuitSeen = state
+    try { this.onCircuitChange?.(state) } catch { /* a listener's failure is not the delivery's */ }
   }
 
   /** An alert routed here was not sent on purpose (silence, inhibit, dedupe). */
@@ -217,7 +260,9 @@ export class Deliverer {
     if (this.circuit.state === 'open') {
       // Straight to failover instead of waiting out retries against a service known to be down.
       this.counters.failed += events.length
-      return Promise.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row` })
+      const error = `${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row`
+      this.failed(error)
+      return Promise.resolve({ channel: this.name, ok: false, attempts: 0, error })
     }
     const severity = events.some((e) => e.severity === 'critical') ? 'critical' : events.some((e) => e.severity === 'warn') ? 'warn' : 'info'
     return new Promise<DeliveryReport>((resolve) => {
@@ -266,7 +311,9 @@ export class Deliverer {
 
   private drop (item: Item): void {
     this.counters.dropped += item.events.length
-    item.resolve({ channel: this.name, ok: false, attempts: 0, error: `${this.name}: dropped, queue full (maxQueue ${this.cfg.maxQueue})` })
+    const error = `${this.name}: dropped, queue full (maxQueue ${this.cfg.maxQueue})`
+    this.failed(error)
+    item.resolve({ channel: this.name, ok: false, attempts: 0, error })
   }
 
   /** Starts runners up to the channel's concurrency; a rate-limited channel has one. */
@@ -409,6 +456,7 @@ export class Deliverer {
     if (accepted) this.circuit.success()
     else if (attempted) this.circuit.failure()
     else this.circuit.release()
+    this.circuitMoved()
     if (this.circuit.state === 'open') this.failAll(`${this.name}: circuit open after ${this.circuit.threshold} failed deliveries in a row`)
   }
 
@@ -569,6 +617,7 @@ export class Deliverer {
       let n = 0
       for (const x of g.items) n += x.events.length
       this.counters.failed += n
+      this.failed(error)
     }
     const report: DeliveryReport = ok ? { channel: this.name, ok, attempts: g.attempts } : { channel: this.name, ok, attempts: g.attempts, error }
     if (g.events > 1) report.digestOf = g.events
@@ -578,14 +627,18 @@ export class Deliverer {
   private failAll (error: string): void {
     const all = this.queue.drain()
     this.removed(all)
+    if (all.length > 0) this.failed(error)
     for (const x of all) {
       this.counters.failed += x.events.length
       x.resolve({ channel: this.name, ok: false, attempts: 0, error })
     }
   }
 
-  private expiredReport (): DeliveryReport {
-    return { channel: this.name, ok: false, attempts: 0, error: `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)` }
+  /** The report of an alert that waited past deliveryTimeoutMs (and the last error). */
+  private expired (): DeliveryReport {
+    const error = `${this.name}: not delivered within deliveryTimeoutMs (${this.cfg.deliveryTimeoutMs} ms)`
+    this.failed(error)
+    return { channel: this.name, ok: false, attempts: 0, error }
   }
 
   /**
@@ -599,7 +652,7 @@ export class Deliverer {
       const [x] = this.queue.take(1) as [Item]
       this.removed([x])
       this.counters.failed += x.events.length
-      x.resolve(this.expiredReport())
+      x.resolve(this.expired())
     }
   }
 
@@ -612,7 +665,7 @@ export class Deliverer {
       this.removed(expired)
       for (const x of expired) {
         this.counters.failed += x.events.length
-        x.resolve(this.expiredReport())
+        x.resolve(this.expired())
       }
       this.sweepLater()
     }, 1000)

@@ -39,6 +39,7 @@ import { InFlight } from './inflight.js'
 import { Recorder } from './record.js'
 import { heartbeatMs, Replayer } from './replay.js'
 import { Resolves } from './resolves.js'
+import { configSnapshot } from './snapshot.js'
 import { Summarizer } from './summary.js'
 import { alertRef, type Acknowledgement, type Alerter, type AlerterDeps, type AlerterStats, type Deliver, type DispatchResult } from './types.js'
 
@@ -70,6 +71,8 @@ class Engine implements Alerter {
   /** This engine in a shared store: the owner of what it writes, the key of its heartbeat row. */
   private readonly processId = `${process.pid}@${hostname()}#${Math.random().toString(36).slice(2, 8)}`
   private readonly heartbeatTimer: NodeJS.Timeout
+  /** A heartbeat due soon: a channel's circuit changed state (see `beatSoon`). */
+  private soonTimer: NodeJS.Timeout | undefined
   /** Set for an engine that owns its outbox (AlerterDeps.replay); tools beside the app have none. */
   private readonly replayer: Replayer | undefined
   private readonly loaded: Promise<Array<PromiseSettledResult<void>>>
@@ -123,7 +126,7 @@ class Engine implements Alerter {
     this.summarizer = new Summarizer(this.deliverers, this.reporter, deps.summaryIntervalMs ?? 60_000)
     // With a store, once this process owns something there (or replays), its heartbeat row with the
     // live counters (the dashboard's /metrics) is written three times a lease, at most every 5 s.
-    this.heartbeatTimer = setInterval(() => { this.store.write('write the heartbeat', (s) => s.heartbeat(this.stats())) }, heartbeatMs(opts.store?.leaseMs ?? 30_000))
+    this.heartbeatTimer = setInterval(() => { this.beat() }, heartbeatMs(opts.store?.leaseMs ?? 30_000))
     this.heartbeatTimer.unref()
     this.replayer = deps.replay === false || opts.store === undefined
       ? undefined
@@ -184,12 +187,15 @@ class Engine implements Alerter {
       if (opts.store === undefined) return
       const { AlertStore: Store } = await import('../store/sqlite.js')
       // Retention belongs to the engine that owns the outbox, never to a tool beside the app.
-      this.store.store = Store.open({ ...opts.store, busyTimeoutMs: STORE_BUSY_MS, retention: this.replayer !== undefined, process: this.processId })
+      // The heartbeat row carries this process's configuration, secrets left out (the dashboard's "Channels & routing").
+      this.store.store = Store.open({ ...opts.store, busyTimeoutMs: STORE_BUSY_MS, retention: this.replayer !== undefined, process: this.processId, config: configSnapshot(opts) })
     }
     return await Promise.allSettled([openStore(), ...opts.channels.filter((c) => c.enabled).map(async (cfg) => {
       try {
         const channel = await createChannel(cfg)
-        this.deliverers.set(cfg.name, new Deliverer(channel, cfg, this.stop.signal))
+        const deliverer = new Deliverer(channel, cfg, this.stop.signal)
+        deliverer.onCircuitChange = () => { this.beatSoon() }
+        this.deliverers.set(cfg.name, deliverer)
       } catch (err) {
         // Already names the option and holds no secret (createChannel redacts it).
         if (err instanceof ConfigError) throw err
@@ -307,12 +313,28 @@ class Engine implements Alerter {
     }))
     await releaseHttpAgent(this.stop.signal.aborted)
     clearInterval(this.heartbeatTimer)
+    if (this.soonTimer !== undefined) clearTimeout(this.soonTimer)
     // Ended cleanly: what this process still owns (cut short, escalations not yet due) is free for
     // a live process sharing the store to take over at once.
     this.store.write('record the end of this process', (s) => s.end(this.stats()))
     this.store.store?.close()
     this.summarizer.close()
     this.reporter.flush()
+  }
+
+  /** The heartbeat with the live counters (nothing while this process owns nothing in the store). */
+  private beat (): void {
+    this.store.write('write the heartbeat', (s) => s.heartbeat(this.stats()))
+  }
+
+  /**
+   * A heartbeat within BEAT_SOON_MS (one for every change in that time): a channel's circuit opened or
+   * closed, and the dashboard should see it within a second, not at the next regular heartbeat.
+   */
+  private beatSoon (): void {
+    if (this.soonTimer !== undefined || this.closing !== undefined) return
+    this.soonTimer = setTimeout(() => { this.soonTimer = undefined; this.beat() }, BEAT_SOON_MS)
+    this.soonTimer.unref()
   }
 
   stats (): AlerterStats {
@@ -397,6 +419,9 @@ class Engine implements Alerter {
  * out without its store record, rather than every alert waiting (synchronously) behind it.
  */
 const STORE_BUSY_MS = 250
+
+/** How soon after a channel's circuit changes state the heartbeat carries it. */
+const BEAT_SOON_MS = 250
 
 function isResolved (o: unknown): o is ResolvedOptions {
   return o !== null && typeof o === 'object' && Array.isArray((o as ResolvedOptions).channels) && Array.isArray((o as ResolvedOptions).warnings)

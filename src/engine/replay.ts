@@ -16,7 +16,7 @@ import type { Escalator } from '../pipeline/escalate.js'
 import type { Reporter } from '../report.js'
 import type { StoreGateway } from '../store/gateway.js'
 import type { Outbox } from '../store/outbox.js'
-import { localHost, type Liveness, type Outboxed, type ProcessRow } from '../store/sqlite.js'
+import { localHost, pidRunning, type Liveness, type Outboxed, type ProcessRow } from '../store/sqlite.js'
 import type { Counters } from './record.js'
 import type { InFlight } from './inflight.js'
 import type { Deliver } from './types.js'
@@ -139,17 +139,8 @@ function remaining (o: Outboxed): string[] {
 function liveness (rows: readonly ProcessRow[], me: string, leaseMs: number, now = Date.now()): Liveness {
   const here = localHost()
   const gone = rows.filter((p) => p.process !== me && p.endedAt === undefined && p.host === here && p.pid !== undefined &&
-    p.pid !== process.pid && now - p.at <= (p.leaseMs ?? leaseMs) && !running(p.pid)).map((p) => p.process)
+    p.pid !== process.pid && now - p.at <= (p.leaseMs ?? leaseMs) && !pidRunning(p.pid)).map((p) => p.process)
   return { now, leaseMs, gone }
-}
-
-function running (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** Why an owner counts as dead, for the notice. */

@@ -105,7 +105,10 @@ export const MIGRATIONS: readonly string[] = [
    ALTER TABLE runtime_stats ADD COLUMN started_at INTEGER;
    ALTER TABLE runtime_stats ADD COLUMN ended_at INTEGER;
    CREATE INDEX alerts_unsettled_owner ON alerts(owner) WHERE settled = 0;
-   CREATE INDEX runtime_stats_at ON runtime_stats(at);`
+   CREATE INDEX runtime_stats_at ON runtime_stats(at);`,
+  // 6: each writing process's resolved configuration, secrets left out (SPEC §15, the dashboard's
+  // "Channels & routing"): a JSON snapshot written when its heartbeat row is first written.
+  'ALTER TABLE runtime_stats ADD COLUMN config TEXT;'
 ]
 export const SCHEMA_VERSION = MIGRATIONS.length
 
@@ -198,6 +201,12 @@ export interface StoreOptions {
   process?: string
   /** How long this process's heartbeat stands for it, recorded with it (others judge it by this). Default 30000. */
   leaseMs?: number
+  /**
+   * This process's configuration with no secret in it (the engine's snapshot, see engine/snapshot.ts),
+   * written with its heartbeat row when the row is first written. At most PROCESS_TEXT_MAX characters
+   * of JSON: the engine makes it fit.
+   */
+  config?: unknown
 }
 
 /** A process writing to the store, from its heartbeat row in `runtime_stats`. */
@@ -211,7 +220,24 @@ export interface ProcessRow {
   leaseMs?: number
   /** When it closed cleanly. */
   endedAt?: number
+  /** When its row was first written (epoch ms). */
+  startedAt?: number
 }
+
+/** A process row with what it recorded: its live counters and its configuration snapshot. */
+export interface ProcessDetail extends ProcessRow {
+  /** The live counters last written, parsed; undefined when absent, not JSON, or over the size bound. */
+  stats: unknown
+  /** The configuration snapshot as written (JSON text, unchecked); undefined when absent or over the size bound. */
+  config: string | undefined
+}
+
+/** The longest `stats` or `config` text of a process row that is read (characters); longer ones are left out. */
+export const PROCESS_TEXT_MAX = 256 * 1024
+/** What one `processDetails` call reads of `stats` and `config` texts in all (characters); rows beyond it come without them. */
+const PROCESS_TEXT_BUDGET = 8 * 1024 * 1024
+/** What `recentFiring` reads of an alert's event (characters); the labels of a longer one are left out. */
+const EVENT_TEXT_MAX = 256 * 1024
 
 /** What makes an owner dead: no heartbeat row, ended, a heartbeat older than its lease, or known gone. */
 export interface Liveness {
@@ -247,8 +273,29 @@ export function localHost (): string {
   return host
 }
 
+/** Whether a process with this pid exists on this machine (EPERM: it does, owned by another user). */
+export function pidRunning (pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Whether a process row stands for a live process, as take-over judges owners: not ended, a heartbeat
+ * within its own lease (`leaseMs` for a row that recorded none), and, when it ran on this machine
+ * (see `localHost()`), its pid still exists.
+ */
+export function processAlive (p: ProcessRow, now = Date.now(), leaseMs = 30_000): boolean {
+  if (p.endedAt !== undefined) return false
+  if (now - p.at > (p.leaseMs ?? leaseMs)) return false
+  return !(p.host === localHost() && p.pid !== undefined && p.pid !== process.pid && !pidRunning(p.pid))
+}
+
 interface Db {
-  prepare: (sql: string) => { run: (...a: unknown[]) => { changes: number }, get: (...a: unknown[]) => any, all: (...a: unknown[]) => any[], raw: () => { iterate: (...a: unknown[]) => Iterable<unknown> } }
+  prepare: (sql: string) => { run: (...a: unknown[]) => { changes: number }, get: (...a: unknown[]) => any, all: (...a: unknown[]) => any[], iterate: (...a: unknown[]) => Iterable<unknown>, raw: () => { iterate: (...a: unknown[]) => Iterable<unknown> } }
   exec: (sql: string) => void
   pragma: (s: string, o?: { simple: boolean }) => unknown
   transaction: <T extends (...a: any[]) => any>(fn: T) => T
@@ -374,6 +421,29 @@ export class AlertStore {
     return { id: row.id, timestamp: iso(row.ts), channels }
   }
 
+  /**
+   * Firing alerts stamped at or after `since` (epoch ms) with no resolve of their fingerprint stamped at
+   * or after them, newest first, at most `limit`: the sources that may inhibit an alert now. `labels`
+   * is empty when the stored event is not JSON, is longer than EVENT_TEXT_MAX characters, or holds no
+   * object of labels; labels that are not strings are left out.
+   */
+  recentFiring (since: number, limit = 1000): Array<{ id: string, ts: number, fingerprint: string, source: string, severity: Severity, title: string, labels: Record<string, string> }> {
+    const rows = this.db.prepare(`SELECT a.id, a.ts, a.fingerprint, a.source, a.severity, a.title,
+        CASE WHEN length(a.event) <= @max AND json_valid(a.event) THEN json_extract(a.event, '$.labels') END AS labels
+      FROM alerts a WHERE a.ts >= @since AND a.status = 'firing'
+        AND NOT EXISTS (SELECT 1 FROM alerts r WHERE r.fingerprint = a.fingerprint AND r.status = 'resolved' AND r.ts >= a.ts)
+      ORDER BY a.ts DESC, a.rowid DESC LIMIT @limit`).all({ since, limit: Math.max(1, Math.floor(limit)), max: EVENT_TEXT_MAX }) as Array<{ id: string, ts: number, fingerprint: string, source: string, severity: Severity, title: string, labels: unknown }>
+    return rows.map((r) => {
+      const labels: Record<string, string> = {}
+      let parsed: unknown
+      try { parsed = typeof r.labels === 'string' ? JSON.parse(r.labels) : undefined } catch { parsed = undefined }
+      if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) {
+        for (const [k, v] of Object.entries(parsed as Record<string, unknown>)) if (typeof v === 'string') labels[k] = v
+      }
+      return { id: r.id, ts: r.ts, fingerprint: r.fingerprint, source: r.source, severity: r.severity, title: r.title, labels }
+    })
+  }
+
   /** Alert ids of a fingerprint (for acknowledging by fingerprint). */
   idsOf (fingerprint: string): string[] {
     return (this.db.prepare('SELECT id FROM alerts WHERE fingerprint = ? ORDER BY ts').all(fingerprint) as Array<{ id: string }>).map((r) => r.id)
@@ -386,9 +456,9 @@ export class AlertStore {
       .run(s.id, JSON.stringify(s.match), Date.parse(s.startsAt), Date.parse(s.endsAt), s.comment, s.createdBy, Date.parse(s.createdAt))
   }
 
-  /** Silences not yet ended at `now` (all of them with `includeExpired`), newest first. */
-  silences (now = Date.now(), includeExpired = false): StoredSilence[] {
-    const rows = this.db.prepare(`SELECT * FROM silences ${includeExpired ? '' : 'WHERE ends_at > ?'} ORDER BY created_at DESC`).all(...(includeExpired ? [] : [now])) as Array<{ id: string, matchers: string, starts_at: number, ends_at: number, comment: string, created_by: string, created_at: number }>
+  /** Silences not yet ended at `now` (all of them with `includeExpired`), newest first; at most `limit` (default all). */
+  silences (now = Date.now(), includeExpired = false, limit = -1): StoredSilence[] {
+    const rows = this.db.prepare(`SELECT * FROM silences ${includeExpired ? '' : 'WHERE ends_at > ?'} ORDER BY created_at DESC LIMIT ?`).all(...(includeExpired ? [] : [now]), Math.floor(limit)) as Array<{ id: string, matchers: string, starts_at: number, ends_at: number, comment: string, created_by: string, created_at: number }>
     return rows.map((r) => ({ id: r.id, match: JSON.parse(r.matchers) as string[], startsAt: iso(r.starts_at), endsAt: iso(r.ends_at), comment: r.comment, createdBy: r.created_by, createdAt: iso(r.created_at) }))
   }
 
@@ -463,10 +533,12 @@ export class AlertStore {
    */
   register (stats?: unknown, at = Date.now()): void {
     if (this.opts.process === undefined) return
-    this.db.prepare(`INSERT INTO runtime_stats (process, at, stats, lease_ms, pid, host, started_at) VALUES (@me, @at, coalesce(@stats, '{}'), @lease, @pid, @host, @at)
+    // The configuration goes with the first write of the row only: it does not change while the process runs.
+    const config = this.registered || this.opts.config === undefined ? null : JSON.stringify(this.opts.config)
+    this.db.prepare(`INSERT INTO runtime_stats (process, at, stats, lease_ms, pid, host, started_at, config) VALUES (@me, @at, coalesce(@stats, '{}'), @lease, @pid, @host, @at, @config)
       ON CONFLICT (process) DO UPDATE SET at = excluded.at, stats = coalesce(@stats, runtime_stats.stats), lease_ms = excluded.lease_ms,
-        pid = excluded.pid, host = excluded.host, ended_at = NULL`)
-      .run({ me: this.opts.process, at, stats: stats === undefined ? null : JSON.stringify(stats), lease: this.opts.leaseMs ?? 30_000, pid: process.pid, host: localHost() })
+        pid = excluded.pid, host = excluded.host, ended_at = NULL, config = coalesce(@config, runtime_stats.config)`)
+      .run({ me: this.opts.process, at, stats: stats === undefined ? null : JSON.stringify(stats), lease: this.opts.leaseMs ?? 30_000, pid: process.pid, host: localHost(), config })
     this.registered = true
   }
 
@@ -497,6 +569,43 @@ export class AlertStore {
       if (r.ended_at !== null) out.endedAt = r.ended_at
       return out
     })
+  }
+
+  /**
+   * The newest `limit` process rows (heartbeats) with their live counters and configuration snapshot,
+   * newest first. The store is read as hostile input: a `stats` or `config` text longer than
+   * PROCESS_TEXT_MAX characters is not read, nor any once the texts read reach PROCESS_TEXT_BUDGET
+   * together, and `stats` that is not JSON is left out.
+   */
+  processDetails (limit = 100): ProcessDetail[] {
+    const rows = this.db.prepare(`SELECT process, at, pid, host, lease_ms, started_at, ended_at,
+        CASE WHEN length(stats) <= @max THEN stats END AS stats, CASE WHEN length(config) <= @max THEN config END AS config
+      FROM runtime_stats ORDER BY at DESC LIMIT @limit`).iterate({ max: PROCESS_TEXT_MAX, limit: Math.max(1, Math.floor(limit)) }) as Iterable<{
+      process: string, at: number, pid: unknown, host: unknown, lease_ms: unknown, started_at: unknown, ended_at: unknown, stats: unknown, config: unknown
+    }>
+    const out: ProcessDetail[] = []
+    let budget = PROCESS_TEXT_BUDGET
+    const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined)
+    for (const r of rows) {
+      const statsText = typeof r.stats === 'string' && r.stats.length <= budget ? r.stats : undefined
+      budget -= statsText?.length ?? 0
+      const config = typeof r.config === 'string' && r.config.length <= budget ? r.config : undefined
+      budget -= config?.length ?? 0
+      let stats: unknown
+      try { stats = statsText === undefined ? undefined : JSON.parse(statsText) } catch { stats = undefined }
+      const d: ProcessDetail = { process: String(r.process), at: num(r.at) ?? 0, stats, config }
+      const pid = num(r.pid)
+      if (pid !== undefined) d.pid = pid
+      if (typeof r.host === 'string') d.host = r.host
+      const lease = num(r.lease_ms)
+      if (lease !== undefined) d.leaseMs = lease
+      const started = num(r.started_at)
+      if (started !== undefined) d.startedAt = started
+      const ended = num(r.ended_at)
+      if (ended !== undefined) d.endedAt = ended
+      out.push(d)
+    }
+    return out
   }
 
   /**
@@ -587,8 +696,15 @@ export class AlertStore {
 
   /** The latest counters of every live process, newest first; those older than `maxAgeMs`, or ended, are left out. */
   runtimeStats (maxAgeMs = 60_000, now = Date.now()): Array<{ process: string, at: string, stats: any }> {
-    const rows = this.db.prepare('SELECT process, at, stats FROM runtime_stats WHERE at >= ? AND ended_at IS NULL ORDER BY at DESC').all(now - maxAgeMs) as Array<{ process: string, at: number, stats: string }>
-    return rows.map((r) => ({ process: r.process, at: iso(r.at), stats: JSON.parse(r.stats) }))
+    // Read as hostile input: counters longer than PROCESS_TEXT_MAX characters, or not JSON, leave their row out.
+    const rows = this.db.prepare(`SELECT process, at, CASE WHEN length(stats) <= ? THEN stats END AS stats FROM runtime_stats
+      WHERE at >= ? AND ended_at IS NULL ORDER BY at DESC LIMIT 1000`).all(PROCESS_TEXT_MAX, now - maxAgeMs) as Array<{ process: string, at: number, stats: string | null }>
+    const out: Array<{ process: string, at: string, stats: any }> = []
+    for (const r of rows) {
+      if (typeof r.stats !== 'string') continue
+      try { out.push({ process: String(r.process), at: iso(r.at), stats: JSON.parse(r.stats) }) } catch { /* not JSON */ }
+    }
+    return out
   }
 
   /** The newest alert's rowid: a cheap "anything new?" for pollers (the dashboard). */

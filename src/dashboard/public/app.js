@@ -32,7 +32,7 @@
         node.setAttribute(k, v === true ? '' : String(v))
       }
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === undefined || c === null || c === false) continue
       node.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c)
     }
@@ -543,6 +543,392 @@
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Channels & routing: each process writing to the store, its channels' health and its routing
+  // (GET /api/processes, live through the `processes` event), and "where would this alert go?"
+  // (GET /api/route). Everything shown comes from the API as text; secrets are masked by the server.
+
+  const routing = {
+    processes: null, // null until the first answer
+    loadError: null,
+    lastRoute: null,
+    signature: null
+  }
+
+  function fmtAge (iso) {
+    if (!iso) return ''
+    const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000))
+    if (s < 90) return `${s} s ago`
+    if (s < 5400) return `${Math.round(s / 60)} min ago`
+    if (s < 172800) return `${Math.round(s / 3600)} h ago`
+    return `${Math.round(s / 86400)} d ago`
+  }
+
+  function fmtMs (ms) {
+    if (typeof ms !== 'number' || !isFinite(ms)) return String(ms)
+    if (ms < 1000) return `${ms} ms`
+    if (ms < 120000) return `${+(ms / 1000).toFixed(1)} s`
+    if (ms < 7200000) return `${+(ms / 60000).toFixed(1)} min`
+    return `${+(ms / 3600000).toFixed(1)} h`
+  }
+
+  /** A time that keeps its age current ("12 s ago"): the ticker below rewrites every [data-age]. */
+  function ageSpan (iso, prefix, cls) {
+    return el('span', { class: cls || 'age', 'data-age': iso, 'data-prefix': prefix || '', title: iso ? new Date(iso).toLocaleString() : undefined }, `${prefix || ''}${fmtAge(iso)}`)
+  }
+
+  function tickAges () {
+    for (const n of document.querySelectorAll('[data-age]')) n.textContent = `${n.getAttribute('data-prefix') || ''}${fmtAge(n.getAttribute('data-age'))}`
+    for (const n of document.querySelectorAll('[data-lease]')) {
+      const late = Date.now() - Date.parse(n.getAttribute('data-at')) > Number(n.getAttribute('data-lease'))
+      n.classList.toggle('late', late)
+    }
+  }
+
+  const codes = (list) => (Array.isArray(list) ? list : []).map((m) => el('code', null, String(m)))
+  const chips = (names, cls) => (Array.isArray(names) ? names : []).map((n) => el('span', { class: `chip ${cls || ''}` }, String(n)))
+  const num = (n) => (typeof n === 'number' ? String(n) : '—')
+
+  function circuitBadge (state, enabled) {
+    if (state !== 'open' && state !== 'half-open' && state !== 'closed') {
+      return el('span', { class: 'muted', title: enabled ? 'no health reported yet' : 'disabled: nothing is delivered to it' }, '—')
+    }
+    const s = state
+    const title = s === 'open' ? 'circuit open: deliveries to this channel fail at once (failover takes them) until a probe succeeds' : s === 'half-open' ? 'half-open: the next delivery is a probe' : 'closed: deliveries go through'
+    return el('span', { class: `circuit circuit-${s}`, title }, s)
+  }
+
+  function channelTable (p) {
+    const channels = Array.isArray(p.channels) ? p.channels : []
+    if (channels.length === 0) return el('p', { class: 'muted' }, 'No channels.')
+    return el('table', { class: 'channels' },
+      el('thead', null, el('tr', null,
+        el('th', null, 'Channel'), el('th', null, 'Type'), el('th', null, 'Circuit'),
+        el('th', { class: 'n' }, 'Queued'), el('th', { class: 'n' }, 'Delivered'), el('th', { class: 'n' }, 'Failed'),
+        el('th', null, 'Last error'), el('th', null, 'Rate limit'), el('th', null, 'Retry'))),
+      el('tbody', null, channels.map((c) => {
+        const cls = [`state-${String(c.circuit).replace(/[^a-z-]/g, '')}`]
+        if (!c.enabled) cls.push('disabled')
+        const rl = c.rateLimit ? `${c.rateLimit.perSecond}/s, burst ${c.rateLimit.burst}` : 'unlimited'
+        const rt = c.retry ? `${c.retry.maxAttempts} attempt${c.retry.maxAttempts === 1 ? '' : 's'}, ${fmtMs(c.retry.initialMs)} → ${fmtMs(c.retry.maxMs)}` : '—'
+        return el('tr', { class: cls.join(' '), 'data-channel': c.name },
+          el('td', { class: 'name' }, el('strong', null, String(c.name)), c.enabled ? null : el('span', { class: 'chip suppressed' }, 'disabled')),
+          el('td', { class: 'muted' }, String(c.type)),
+          el('td', { class: 'circuit-cell' }, circuitBadge(c.circuit, c.enabled)),
+          el('td', { class: `n${c.queued > 0 ? ' queued' : ''}` }, num(c.queued)),
+          el('td', { class: 'n' }, num(c.delivered)),
+          el('td', { class: `n${c.failed > 0 ? ' bad' : ''}` }, num(c.failed)),
+          el('td', { class: 'last-error' }, c.lastError
+            ? [el('span', { class: 'error-text' }, String(c.lastError)), ' ', c.lastErrorAt ? ageSpan(c.lastErrorAt, '', 'age muted') : null]
+            : el('span', { class: 'muted' }, 'none')),
+          el('td', { class: 'muted' }, rl),
+          el('td', { class: 'muted' }, rt))
+      })))
+  }
+
+  function intervalNote (name, kind, now) {
+    // kind: 'active' (activeTime) or 'mute' (muteTime); now: activeNow / mutedNow
+    const label = kind === 'active' ? 'active during ' : 'muted during '
+    let chip
+    if (kind === 'active') {
+      chip = now === null || now === undefined ? el('span', { class: 'chip', title: 'unknown interval' }, '?') : now ? el('span', { class: 'chip ok' }, 'active now') : el('span', { class: 'chip suppressed' }, 'not active now')
+    } else {
+      chip = now ? el('span', { class: 'chip muted-now' }, 'muted now') : el('span', { class: 'chip suppressed' }, 'not muted now')
+    }
+    return el('div', { class: 'when' }, label, el('code', null, String(name)), ' ', chip)
+  }
+
+  function matrixTable (routes) {
+    return el('table', { class: 'matrix' },
+      el('thead', null, el('tr', null, el('th', null, 'Severity'), el('th', null, 'Channels'))),
+      el('tbody', null, SEVERITIES.map((sev) => {
+        const list = routes[sev]
+        return el('tr', { 'data-severity': sev },
+          el('td', null, el('span', { class: `sev sev-${sev}` }, sev)),
+          el('td', null, Array.isArray(list) && list.length > 0 ? chips(list) : el('span', { class: 'muted' }, 'none')))
+      })))
+  }
+
+  function routingBlock (p) {
+    const hasMatrix = p.routes !== null && typeof p.routes === 'object'
+    if (Array.isArray(p.rules)) {
+      return [rulesTable(p), hasMatrix ? [el('p', { class: 'muted fallback' }, 'An alert that no rule matches goes by the severity matrix:'), matrixTable(p.routes)] : null]
+    }
+    if (hasMatrix) return matrixTable(p.routes)
+    return el('p', { class: 'muted' }, 'Routing not reported.')
+  }
+
+  function rulesTable (p) {
+    if (p.rules.length === 0) return el('p', { class: 'muted' }, 'No rules: nothing is routed.')
+    return el('table', { class: 'rules' },
+      el('thead', null, el('tr', null, el('th', null, '#'), el('th', null, 'Matchers'), el('th', null, 'Channels'), el('th', null, 'Continue'), el('th', null, 'When'))),
+      el('tbody', null, p.rules.map((r) => {
+        const idle = r.activeNow === false || r.mutedNow === true
+        const when = []
+        if (typeof r.activeTime === 'string') when.push(intervalNote(r.activeTime, 'active', r.activeNow))
+        if (typeof r.muteTime === 'string') when.push(intervalNote(r.muteTime, 'mute', r.mutedNow))
+        return el('tr', { class: idle ? 'idle' : undefined, 'data-rule': r.index },
+          el('td', { class: 'n' }, String(r.index)),
+          el('td', { class: 'matchers' }, Array.isArray(r.match) && r.match.length > 0 ? codes(r.match) : el('span', { class: 'muted' }, 'every alert')),
+          el('td', null, Array.isArray(r.channels) && r.channels.length > 0 ? chips(r.channels) : el('span', { class: 'muted' }, 'none (drop)')),
+          el('td', null, r.continue ? 'yes' : el('span', { class: 'muted' }, 'no')),
+          el('td', null, when.length > 0 ? when : el('span', { class: 'muted' }, 'always')))
+      })))
+  }
+
+  function intervalsBlock (p) {
+    const entries = Object.entries(p.timeIntervals || {})
+    if (entries.length === 0) return null
+    return [el('h3', null, 'Time intervals'),
+      el('table', { class: 'intervals' },
+        el('tbody', null, entries.map(([name, ti]) => el('tr', { 'data-interval': name },
+          el('td', { class: 'name' }, el('code', null, name)),
+          el('td', null, ti && ti.activeNow ? el('span', { class: 'chip ok' }, 'active now') : ti && ti.activeNow === false ? el('span', { class: 'chip suppressed' }, 'not active now') : el('span', { class: 'chip', title: 'could not be evaluated' }, '?')),
+          el('td', { class: 'mono spec' }, ti && ti.spec !== undefined ? JSON.stringify(ti.spec) : '')))))]
+  }
+
+  function failoverBlock (p) {
+    const list = Array.isArray(p.failover) ? p.failover : []
+    return el('div', { class: 'failover' }, el('span', { class: 'what' }, 'Failover'),
+      list.length > 0 ? list.map((n, i) => [i > 0 ? el('span', { class: 'muted' }, ' → ') : null, el('span', { class: 'chip' }, String(n))]) : el('span', { class: 'muted' }, 'none'))
+  }
+
+  function inhibitBlock (p) {
+    const list = Array.isArray(p.inhibit) ? p.inhibit : []
+    if (list.length === 0) return null
+    return [el('h3', null, 'Inhibit rules'),
+      el('table', { class: 'inhibit' },
+        el('thead', null, el('tr', null, el('th', null, '#'), el('th', null, 'While firing'), el('th', null, 'Hold back'), el('th', null, 'Equal labels'), el('th', null, 'Window'))),
+        el('tbody', null, list.map((r, i) => el('tr', null,
+          el('td', { class: 'n' }, String(i)),
+          el('td', { class: 'matchers' }, codes(r.source)),
+          el('td', { class: 'matchers' }, codes(r.target)),
+          el('td', null, Array.isArray(r.equal) && r.equal.length > 0 ? codes(r.equal) : el('span', { class: 'muted' }, '—')),
+          el('td', null, fmtMs(r.windowMs))))))]
+  }
+
+  function openCircuits (p) {
+    return (Array.isArray(p.channels) ? p.channels : []).filter((c) => c.circuit === 'open').length
+  }
+
+  function processCard (p) {
+    const open = openCircuits(p)
+    const status = p.alive
+      ? el('span', { class: 'chip ok alive' }, 'alive')
+      : el('span', { class: 'chip suppressed dead' }, p.endedAt ? 'ended' : 'not responding')
+    const where = [p.host ? String(p.host) : null, p.pid !== undefined && p.pid !== null ? `pid ${p.pid}` : null].filter(Boolean).join(' · ')
+    const head = el('div', { class: 'process-head' },
+      el('h2', { class: 'process-name' }, String(p.process)),
+      status,
+      open > 0 ? el('span', { class: 'circuit circuit-open' }, `${open} circuit${open === 1 ? '' : 's'} open`) : null,
+      el('span', { class: 'spacer' }),
+      where ? el('span', { class: 'muted where' }, where) : null,
+      p.alive
+        ? el('span', { class: 'heartbeat', 'data-at': p.at, 'data-lease': typeof p.leaseMs === 'number' ? p.leaseMs : undefined }, ageSpan(p.at, 'last heartbeat ', 'age'))
+        : el('span', { class: 'muted' }, p.endedAt ? ageSpan(p.endedAt, 'ended ', 'age') : ageSpan(p.at, 'last heartbeat ', 'age')))
+    return el('article', { class: `panel process${p.alive ? '' : ' dead'}${open > 0 ? ' has-open' : ''}`, 'data-process': p.process, 'aria-label': `Process ${p.process}` },
+      head,
+      p.error ? el('p', { class: 'error process-error' }, `Its configuration record cannot be read: ${p.error}`) : null,
+      el('h3', null, 'Channels'),
+      channelTable(p),
+      el('h3', null, Array.isArray(p.rules) ? 'Rules' : 'Routes (severity matrix)'),
+      routingBlock(p),
+      intervalsBlock(p),
+      el('h3', null, 'Failover and inhibition'),
+      failoverBlock(p),
+      inhibitBlock(p))
+  }
+
+  /** The processes without their heartbeat times: when only those changed, the cards stay (and keep a selection). */
+  function processesSignature (list) {
+    return JSON.stringify(list.map((p) => Object.assign({}, p, { at: undefined })))
+  }
+
+  function renderProcesses () {
+    const list = routing.processes
+    const box = $('processes')
+    const none = $('no-processes')
+    if (list !== null) {
+      const sig = processesSignature(list)
+      if (sig === routing.signature) {
+        for (const p of list) {
+          const hb = document.querySelector(`article.process[data-process="${CSS.escape(p.process)}"] .heartbeat`)
+          if (hb) hb.setAttribute('data-at', p.at)
+          const age = hb && hb.querySelector('[data-age]')
+          if (age) { age.setAttribute('data-age', p.at); age.setAttribute('title', new Date(p.at).toLocaleString()) }
+        }
+        tickAges()
+        return
+      }
+      routing.signature = sig
+    } else {
+      routing.signature = null
+    }
+    clear(box)
+    if (list === null) {
+      none.hidden = false
+      none.textContent = routing.loadError ? `Could not load the processes: ${routing.loadError}` : 'Loading the processes that write to this store…'
+      return
+    }
+    const alive = list.filter((p) => p.alive)
+    const gone = list.filter((p) => !p.alive)
+    for (const p of alive) box.appendChild(processCard(p))
+    none.hidden = alive.length > 0
+    none.textContent = gone.length > 0 ? 'No process writing to this store is alive now.' : 'No process has written to this store yet. A process appears here once it stores its first alert.'
+    const ended = $('ended-processes')
+    ended.hidden = gone.length === 0
+    $('ended-summary').textContent = `${gone.length} process${gone.length === 1 ? '' : 'es'} no longer running`
+    const endedList = $('ended-list')
+    clear(endedList)
+    for (const p of gone) endedList.appendChild(processCard(p))
+
+    const open = alive.reduce((n, p) => n + openCircuits(p), 0)
+    const queued = alive.reduce((n, p) => n + (Array.isArray(p.channels) ? p.channels : []).reduce((m, c) => m + (c.queued || 0), 0), 0)
+    const parts = [`${alive.length} live process${alive.length === 1 ? '' : 'es'}`]
+    if (open > 0) parts.push(`${open} open circuit${open === 1 ? '' : 's'}`)
+    if (queued > 0) parts.push(`${queued} queued`)
+    $('proc-summary').textContent = parts.join(' · ')
+    const badge = $('tab-badge')
+    badge.hidden = open === 0
+    badge.textContent = open > 0 ? `${open} open` : ''
+    badge.title = open > 0 ? `${open} channel circuit${open === 1 ? '' : 's'} open` : ''
+    if (routing.lastRoute) renderRoute(routing.lastRoute)
+  }
+
+  async function loadProcesses () {
+    try {
+      const r = await api('GET', '/api/processes')
+      routing.processes = Array.isArray(r.processes) ? r.processes : []
+      routing.loadError = null
+    } catch (err) {
+      routing.loadError = err.message
+    }
+    renderProcesses()
+  }
+
+  /** "desk=fx, venue = xetra" → "desk=fx,venue=xetra" (the API's form); an entry without "=" is left for the server to refuse. */
+  function labelsParam (text) {
+    return text.split(',').map((s) => s.trim()).filter((s) => s !== '').map((s) => {
+      const i = s.indexOf('=')
+      return i < 0 ? s : `${s.slice(0, i).trim()}=${s.slice(i + 1).trim()}`
+    }).join(',')
+  }
+
+  function processById (id) {
+    return (routing.processes || []).find((p) => p.process === id)
+  }
+
+  function routeRow (r) {
+    const p = processById(r.process)
+    if (r.error) {
+      return el('tr', { 'data-process': r.process },
+        el('td', { class: 'name' }, String(r.process)),
+        el('td', { colspan: 3, class: 'error' }, String(r.error)))
+    }
+    const channels = Array.isArray(r.channels) ? r.channels : []
+    // `routed`: what the routing picks, silence and inhibition aside; `channels`: what would be notified now.
+    const routed = Array.isArray(r.routed) ? [...r.routed] : [...channels]
+    // A muted rule's channels are not routed: shown struck through, as what the mute holds back.
+    const mutedRule = r.muted && p && Array.isArray(p.rules) ? p.rules.find((x) => x.index === r.muted.rule) : undefined
+    if (mutedRule && Array.isArray(mutedRule.channels)) for (const name of mutedRule.channels) if (!routed.includes(name)) routed.push(name)
+    const held = r.muted || r.silencedBy || r.inhibitedBy
+    const goes = routed.length > 0
+      ? routed.map((name) => {
+        const c = p && Array.isArray(p.channels) ? p.channels.find((x) => x.name === name) : undefined
+        const open = c && c.circuit === 'open'
+        const struck = !channels.includes(name)
+        return el('span', { class: `chip route-channel${struck ? ' struck' : ''}${open ? ' failed' : ''}`, title: struck ? 'held back: not notified now' : open ? 'circuit open: failover would take it' : undefined }, open ? `${name} (circuit open)` : String(name))
+      })
+      : el('span', { class: 'muted' }, 'no channel')
+    let matched
+    if (typeof r.rule === 'number') {
+      const rule = p && Array.isArray(p.rules) ? p.rules.find((x) => x.index === r.rule) : undefined
+      matched = [el('span', { class: 'rule' }, `rule #${r.rule}`), rule && Array.isArray(rule.match) && rule.match.length > 0 ? el('span', { class: 'matchers' }, ' ', codes(rule.match)) : rule ? el('span', { class: 'muted' }, ' (every alert)') : null]
+    } else {
+      const rules = p && Array.isArray(p.rules)
+      matched = rules
+        ? [el('span', { class: 'muted' }, 'no rule matched'), channels.length > 0 ? ' → severity matrix' : null]
+        : el('span', { class: 'rule' }, 'severity matrix')
+    }
+    const verdict = []
+    if (r.muted) verdict.push(el('div', null, el('span', { class: 'chip muted-now' }, 'muted'), ` by rule #${r.muted.rule} ${r.muted.why === 'activeTime' ? 'outside' : 'during'} `, el('code', null, String(r.muted.interval))))
+    if (r.silencedBy) verdict.push(el('div', null, el('span', { class: 'chip suppressed' }, 'silenced'), ' by silence ', el('code', { class: 'silence-id' }, String(r.silencedBy.id)), ' ', codes(r.silencedBy.match)))
+    if (r.inhibitedBy) verdict.push(el('div', null, el('span', { class: 'chip suppressed' }, 'inhibited'), ` by inhibit rule #${r.inhibitedBy.rule}, source alert `, el('code', null, String(r.inhibitedBy.sourceAlertId))))
+    if (verdict.length === 0) verdict.push(channels.length > 0 ? el('span', { class: 'chip ok' }, 'sent') : el('span', { class: 'chip' }, 'dropped: no channel'))
+    return el('tr', { 'data-process': r.process, class: held ? 'held' : undefined },
+      el('td', { class: 'name' }, String(r.process)),
+      el('td', { class: 'goes' }, goes),
+      el('td', { class: 'matched' }, matched),
+      el('td', { class: 'verdict' }, verdict))
+  }
+
+  function renderRoute (data) {
+    const box = $('r-result')
+    clear(box)
+    const a = data.alert || {}
+    const labels = Object.entries(a.labels || {}).map(([k, v]) => el('code', null, `${k}=${v}`))
+    box.appendChild(el('p', { class: 'route-for' },
+      'A ', el('span', { class: `sev sev-${SEVERITIES.includes(a.severity) ? a.severity : 'info'}` }, String(a.severity || '')),
+      ' alert from ', el('strong', null, String(a.source || '')),
+      a.title ? [' titled “', String(a.title), '”'] : null,
+      labels.length > 0 ? [' with ', labels] : null,
+      el('span', { class: 'muted' }, ` — as of ${new Date(data.at || Date.now()).toLocaleTimeString()}`)))
+    const procs = Array.isArray(data.processes) ? data.processes : []
+    if (procs.length === 0) {
+      box.appendChild(el('p', { class: 'muted' }, 'No live process would receive it.'))
+      return
+    }
+    box.appendChild(el('table', { class: 'route' },
+      el('thead', null, el('tr', null, el('th', null, 'Process'), el('th', null, 'Goes to'), el('th', null, 'Matched by'), el('th', null, 'Outcome'))),
+      el('tbody', null, procs.map(routeRow))))
+  }
+
+  let routeRequest = 0
+  async function checkRoute (ev) {
+    if (ev) ev.preventDefault()
+    const p = new URLSearchParams()
+    p.set('severity', $('r-severity').value)
+    p.set('source', $('r-source').value.trim())
+    p.set('title', $('r-title').value.trim())
+    const labels = labelsParam($('r-labels').value)
+    if (labels !== '') p.set('labels', labels)
+    const mine = ++routeRequest
+    const errBox = $('r-error')
+    $('r-submit').disabled = true
+    try {
+      const r = await api('GET', '/api/route?' + p.toString())
+      if (mine !== routeRequest) return
+      errBox.hidden = true
+      errBox.textContent = ''
+      r.at = Date.now()
+      routing.lastRoute = r
+      renderRoute(r)
+    } catch (err) {
+      if (mine !== routeRequest) return
+      errBox.textContent = err.message
+      errBox.hidden = false
+      routing.lastRoute = null
+      clear($('r-result'))
+    } finally {
+      if (mine === routeRequest) $('r-submit').disabled = false
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Views: #alerts (default) and #routing, switched by the links in the header (no reload).
+
+  function showView (focus) {
+    const routingView = location.hash === '#routing'
+    $('view-alerts').hidden = routingView
+    $('view-routing').hidden = !routingView
+    const on = routingView ? $('tab-routing') : $('tab-alerts')
+    const off = routingView ? $('tab-alerts') : $('tab-routing')
+    on.setAttribute('aria-current', 'page')
+    off.removeAttribute('aria-current')
+    if (routingView && routing.processes === null) loadProcesses()
+    if (focus && routingView) $('routing-title').focus()
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Live updates
 
   function connect () {
@@ -554,6 +940,14 @@
       const d = JSON.parse(e.data)
       state.silences = d.silences
       renderSilences()
+      // (Re)connected: the processes may have changed meanwhile.
+      loadProcesses()
+    })
+    es.addEventListener('processes', (e) => {
+      const d = JSON.parse(e.data)
+      routing.processes = Array.isArray(d.processes) ? d.processes : []
+      routing.loadError = null
+      renderProcesses()
     })
     es.addEventListener('alert', (e) => {
       const item = JSON.parse(e.data)
@@ -617,6 +1011,9 @@
       if (b && !b.disabled) expireSilence(b.getAttribute('data-id'))
     })
     $('range').addEventListener('change', () => { state.range = Number($('range').value); loadStats() })
+    $('route-form').addEventListener('submit', checkRoute)
+    window.addEventListener('hashchange', () => showView(true))
+    showView(false)
 
     api('GET', '/api/session').then((s) => {
       state.session = s
@@ -629,6 +1026,7 @@
     loadStats()
     setInterval(loadStats, 30000)
     setInterval(renderSilences, 30000)
+    setInterval(tickAges, 1000)
   }
 
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init)
