@@ -139,6 +139,13 @@ describe('configuration errors', () => {
     for (const hidden of ['fakeSlackPath123', 'fakePath456', 'fakeQuery789', URL_USER]) expect(e.message).not.toContain(hidden)
   })
 
+  it('the credential of an Authorization-style header value is a secret on its own (a service may echo just the token)', () => {
+    const o = resolveOptions({ env: false, channels: { hook: webhookConfig('http://127.0.0.1:1/hooks/abc') } }, {})
+    const secrets = o.channels.find((c) => c.name === 'hook')?.secrets ?? []
+    expect(secrets).toContain(TOKEN)
+    expect(secrets).toContain('fake-token-0123456789abcdef')
+  })
+
   it('a duration beyond 2147483647 ms (what a Node timer can wait) names its path', () => {
     const e = error({ env: false, channels: { hook: { type: 'webhook', url: 'http://127.0.0.1:1/', deliveryTimeoutMs: 2_592_000_000 } }, store: { path: 'x.db', leaseMs: 2 ** 31 } })
     expect(e.message).toContain('channels.hook.deliveryTimeoutMs: got 2592000000; expected a duration of at most 2147483647 ms')
