@@ -270,7 +270,7 @@ export interface RecordContext {
 }
 
 /** Fields of a pino record that are not copied into `metadata`. */
-const RESERVED = new Set(['level', 'time', 'pid', 'hostname', 'name', 'trace_id', 'span_id', 'trace_flags'])
+export const RESERVED: ReadonlySet<string> = new Set(['level', 'time', 'pid', 'hostname', 'name', 'trace_id', 'span_id', 'trace_flags'])
 
 /** Severity for a record's level: `severityByLevel` (number, then name), else pino's defaults by number. */
 export function severityForLevel (level: number, ctx: RecordContext): Severity {
@@ -289,8 +289,10 @@ export function severityForLevel (level: number, ctx: RecordContext): Severity {
 /**
  * A parsed record → an AlertEvent, `null` when the record is no alert, or an InvalidAlertError when
  * its alert field has wrong types (the caller counts and reports it; it is never fatal).
+ * `more`: metadata fields the record cannot carry under their own names (an OpenTelemetry record's
+ * attributes called `name`, `time`, `level`…: see src/otel.ts); `alert.metadata` still wins over them.
  */
-export function fromRecord (record: Record<string, unknown>, ctx: RecordContext): AlertEvent | null {
+export function fromRecord (record: Record<string, unknown>, ctx: RecordContext, more?: Readonly<Record<string, unknown>>): AlertEvent | null {
   const tag = record[ctx.alertKey]
   let level = record.level
   if (typeof level === 'string') level = ctx.levelValues.get(level) ?? PINO_LEVELS[level]
@@ -343,6 +345,12 @@ export function fromRecord (record: Record<string, unknown>, ctx: RecordContext)
     if (RESERVED.has(k) || k === ctx.alertKey || k === ctx.messageKey) continue
     if (metadata === NO_METADATA) metadata = {}
     metadata[k] = record[k]
+  }
+  if (more !== undefined) {
+    for (const k of Object.keys(more)) {
+      if (metadata === NO_METADATA) metadata = {}
+      metadata[k] = more[k]
+    }
   }
   if (Object.keys(extra).length > 0) metadata = Object.assign(metadata === NO_METADATA ? {} : metadata, extra)
 
