@@ -329,7 +329,7 @@ const ruleSchema = z.strictObject({
 const levelRef = z.union([z.string().min(1), int()])
 const severityValue = z.string().refine((s) => normalizeSeverity(s) !== undefined, { message: 'expected "info", "warn" or "critical"' })
 
-const optionsSchema = z.strictObject({
+export const optionsSchema = z.strictObject({
   /** name → channel; `type` defaults to the name. */
   channels: record(nonEmptyKey, record(z.string(), z.unknown())).optional(),
   /**
