@@ -388,6 +388,7 @@ function objectKeys (schema: z.ZodTypeAny): string[] {
     else if (s instanceof z.ZodEffects) visit(s.innerType())
     else if (s instanceof z.ZodPipeline) visit(s._def.in)
     else if (s instanceof z.ZodUnion) for (const o of s.options as z.ZodTypeAny[]) visit(o)
+    else if (s instanceof z.ZodArray) visit(s.element as z.ZodTypeAny)
   }
   visit(schema)
   return [...keys]
