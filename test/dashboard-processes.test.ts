@@ -7,7 +7,7 @@
  * secret (webhook path, signing secret, header value, bot token, password, proxy credential, file
  * path, the dashboard's token) appears in any response.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { request, type IncomingHttpHeaders } from 'node:http'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js'
 import { openStore } from '../src/store/sqlite.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
-import { fixture, tempDir, until } from './helpers/run.js'
+import { fixture, sseReader, spawnApp, tempDir, until } from './helpers/run.js'
 
 const TOKEN = 'dash-TOKEN-SECRET-0b1c2d3e4f'
 const SECRETS = {
@@ -45,15 +45,8 @@ let dash: Dashboard
 const bodies: string[] = []
 
 function app (options: object): App {
-  const child = spawn(process.execPath, [fixture('routing-app.mjs')], {
-    env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ALERTS_OPTIONS: JSON.stringify(options) },
-    stdio: ['pipe', 'pipe', 'pipe']
-  })
-  let stderr = ''
-  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
-  child.stdout?.resume()
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
-  return { child, pid: child.pid as number, stderr: () => stderr, closed, log: (line) => { child.stdin?.write(JSON.stringify(line) + '\n') } }
+  const live = spawnApp([fixture('routing-app.mjs')], { ALERTS_OPTIONS: JSON.stringify(options) })
+  return { ...live, log: live.send }
 }
 
 async function http (method: string, path: string, opts: { body?: unknown, headers?: Record<string, string> } = {}): Promise<Res> {
@@ -352,18 +345,10 @@ function openFeed (): { waitFor: (pred: (e: { event: string, data: any }) => boo
   const req = request({ host: u.hostname, port: u.port, path: u.pathname, headers: { accept: 'text/event-stream', authorization: `Bearer ${TOKEN}` } })
   req.on('response', (res) => {
     res.setEncoding('utf8')
-    let buf = ''
+    const read = sseReader((event, data) => { events.push({ event, data, at: Date.now() }) })
     res.on('data', (chunk: string) => {
       raw += chunk
-      buf += chunk
-      let i: number
-      while ((i = buf.indexOf('\n\n')) >= 0) {
-        const block = buf.slice(0, i)
-        buf = buf.slice(i + 2)
-        const event = /^event: (.*)$/m.exec(block)?.[1]
-        const data = /^data: (.*)$/m.exec(block)?.[1]
-        if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data), at: Date.now() })
-      }
+      read(chunk)
     })
   })
   req.on('error', () => {})

@@ -9,7 +9,7 @@
  * Screenshots go to test-artifacts/; with DOCS_SCREENSHOTS=1 the view's also goes to
  * docs/dashboard-routing.png (the picture in docs/dashboard.md).
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { copyFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -18,7 +18,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
-import { tempDir } from './helpers/run.js'
+import { spawnApp, tempDir } from './helpers/run.js'
 
 // The callbacks passed to evaluate / waitForFunction / addInitScript run in the page (see
 // dashboard.browser.test.ts: no DOM lib in the test build).
@@ -59,22 +59,8 @@ interface App { child: ChildProcess, pid: number, log: (level: string, obj: unkn
 const apps: App[] = []
 
 function app (name: string, config: unknown): App {
-  const child = spawn(process.execPath, ['--input-type=module', '-e', APP], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', APP_NAME: name, TARGET: join(ROOT, 'dist/index.js'), CONFIG: JSON.stringify(config) },
-    stdio: ['pipe', 'pipe', 'pipe']
-  })
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-  child.stdout.resume()
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
-  const a: App = {
-    child,
-    pid: child.pid as number,
-    log: (level, obj, msg) => { child.stdin.write(JSON.stringify({ level, obj, msg }) + '\n') },
-    stderr: () => stderr,
-    closed
-  }
+  const live = spawnApp(['--input-type=module', '-e', APP], { APP_NAME: name, TARGET: join(ROOT, 'dist/index.js'), CONFIG: JSON.stringify(config) }, ROOT)
+  const a: App = { ...live, log: (level, obj, msg) => { live.send({ level, obj, msg }) } }
   apps.push(a)
   return a
 }

@@ -12,7 +12,7 @@ import { CSP } from '../src/dashboard/security.js'
 import dashboardCommand, { runDashboard } from '../src/cli/dashboard.js'
 import { CliError } from '../src/cli/command.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
-import { fixture, tempDir } from './helpers/run.js'
+import { fixture, sseReader, tempDir } from './helpers/run.js'
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -346,18 +346,7 @@ describe('dashboard live feed (SSE)', () => {
     const opened = new Promise<IncomingHttpHeaders>((resolve, reject) => {
       sse.on('response', (res) => {
         res.setEncoding('utf8')
-        let buf = ''
-        res.on('data', (chunk: string) => {
-          buf += chunk
-          let i: number
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            const block = buf.slice(0, i)
-            buf = buf.slice(i + 2)
-            const event = /^event: (.*)$/m.exec(block)?.[1]
-            const data = /^data: (.*)$/m.exec(block)?.[1]
-            if (event !== undefined && data !== undefined) events.push({ event, data: JSON.parse(data), at: Date.now() })
-          }
-        })
+        res.on('data', sseReader((event, data) => { events.push({ event, data, at: Date.now() }) }))
         resolve(res.headers)
       })
       sse.on('error', reject)

@@ -17,6 +17,7 @@ import { alertLabelSet, compileTimeIntervals, inTimeIntervals, matchesAlert, par
 import type { CompiledRule } from '../options.js'
 import { routeFor } from '../pipeline/route.js'
 import { processAlive, type AlertStore, type ProcessDetail } from '../store/sqlite.js'
+import type { ChannelSnapshot } from '../engine/snapshot.js'
 
 /** Process rows listed (the newest) and answered for. */
 const MAX_PROCESSES = 100
@@ -128,12 +129,8 @@ function compile (json: string): Compiled | Unreadable {
 
 type Circuit = 'closed' | 'open' | 'half-open'
 
-export interface ChannelItem {
-  name: string
-  type: string
-  enabled: boolean
-  rateLimit: { perSecond: number, burst: number } | null
-  retry: { maxAttempts: number, initialMs: number, maxMs: number }
+/** A channel as /api/processes shows it: its recorded configuration and its health. */
+export interface ChannelItem extends ChannelSnapshot {
   /** null: no live counters for it (disabled, not started, or nothing recorded yet). */
   circuit: Circuit | null
   queued: number

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -51,4 +51,33 @@ export async function endTransport (transport: { end: () => void, once: (event: 
   const closed = new Promise<void>((resolve) => { transport.once('close', () => resolve()) })
   transport.end()
   await closed
+}
+
+/** A child app kept running: its stdin takes one JSON line per `send`, its stderr is collected. */
+export interface LiveApp { child: ChildProcess, pid: number, stderr: () => string, closed: Promise<void>, send: (line: unknown) => void }
+
+/** Starts `node …args` with a minimal environment plus `env`, stdin open for `send`. */
+export function spawnApp (args: string[], env: Record<string, string>, cwd?: string): LiveApp {
+  const child = spawn(process.execPath, args, { ...(cwd === undefined ? {} : { cwd }), env: { PATH: process.env.PATH ?? '', NO_COLOR: '1', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => { stderr += d.toString() })
+  child.stdout?.resume()
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
+  return { child, pid: child.pid as number, stderr: () => stderr, closed, send: (line) => { child.stdin?.write(JSON.stringify(line) + '\n') } }
+}
+
+/** Reads server-sent events from a text stream: each complete `event:`/`data:` block is passed on, its data parsed as JSON. */
+export function sseReader (onEvent: (event: string, data: unknown) => void): (chunk: string) => void {
+  let buf = ''
+  return (chunk) => {
+    buf += chunk
+    let i: number
+    while ((i = buf.indexOf('\n\n')) >= 0) {
+      const block = buf.slice(0, i)
+      buf = buf.slice(i + 2)
+      const event = /^event: (.*)$/m.exec(block)?.[1]
+      const data = /^data: (.*)$/m.exec(block)?.[1]
+      if (event !== undefined && data !== undefined) onEvent(event, JSON.parse(data))
+    }
+  }
 }
