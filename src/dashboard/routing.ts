@@ -17,7 +17,7 @@ import { alertLabelSet, compileTimeIntervals, inTimeIntervals, matchesAlert, par
 import type { CompiledRule } from '../options.js'
 import { routeFor } from '../pipeline/route.js'
 import { processAlive, type AlertStore, type ProcessDetail } from '../store/sqlite.js'
-import type { ChannelSnapshot } from '../engine/snapshot.js'
+import type { ChannelSnapshot, RuleSnapshot } from '../engine/snapshot.js'
 
 /** Process rows listed (the newest) and answered for. */
 const MAX_PROCESSES = 100
@@ -140,13 +140,8 @@ export interface ChannelItem extends ChannelSnapshot {
   lastErrorAt: string | null
 }
 
-export interface RuleItem {
-  index: number
-  match: string[]
-  channels: string[]
-  continue: boolean
-  activeTime?: string
-  muteTime?: string
+/** A rule as /api/processes shows it: as recorded, and whether it is active or muted now. */
+export interface RuleItem extends RuleSnapshot {
   /** Inside its activeTime now; null without one (or when it is not in the record). */
   activeNow: boolean | null
   /** It would notify nobody now: outside its activeTime or inside its muteTime. */
