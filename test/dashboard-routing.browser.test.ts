@@ -13,12 +13,12 @@ import type { ChildProcess } from 'node:child_process'
 import { copyFileSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { programPath } from '../scripts/programs.mjs'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
 import { spawnApp, tempDir } from './helpers/run.js'
+import { cspViolations, launchChromium, watchPage } from './helpers/browser.js'
 
 // The callbacks passed to evaluate / waitForFunction / addInitScript run in the page (see
 // dashboard.browser.test.ts: no DOM lib in the test build).
@@ -28,7 +28,6 @@ declare function getComputedStyle (e: unknown): { backgroundColor: string }
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url))
 const ARTIFACTS = join(ROOT, 'test-artifacts')
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
 /** How long a heartbeat stands: the apps heartbeat (with their channels' health) every leaseMs / 3. */
 const LEASE_MS = 3000
 
@@ -77,17 +76,7 @@ let context: BrowserContext
 let page: Page
 const problems: string[] = []
 
-async function watch (p: Page, label: string): Promise<void> {
-  p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${label} console.${m.type()}: ${m.text()}`) })
-  p.on('pageerror', (e) => problems.push(`${label} page error: ${e.message}`))
-  p.on('dialog', (d) => { problems.push(`${label} dialog: ${d.message()}`); void d.dismiss() })
-  p.on('requestfailed', (r) => { if (!r.url().endsWith('/events')) problems.push(`${label} request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`) })
-  await p.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] }
-    w.__csp = []
-    document.addEventListener('securitypolicyviolation', (e: { violatedDirective: string, blockedURI: string }) => { w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`) })
-  })
-}
+const watch = async (p: Page, label: string): Promise<void> => { await watchPage(p, label, problems) }
 
 const card = (pid: number) => page.locator(`article.process[data-process^="${pid}@"]`)
 const channelRow = (pid: number, name: string) => card(pid).locator(`table.channels tr[data-channel="${name}"]`)
@@ -156,13 +145,7 @@ beforeAll(async () => {
     throw new Error(`${(err as Error).message}\nrisk-svc: ${a.stderr()}\nfeed-svc: ${b.stderr()}`)
   }
 
-  context = await chromium.launchPersistentContext(tempDir('pino-alerts-chromium-'), {
-    executablePath: programPath('chromium'),
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1280, height: 900 }
-  })
-  page = context.pages()[0] ?? await context.newPage()
+  ;({ context, page } = await launchChromium({ width: 1280, height: 900 }))
   await watch(page, 'dashboard')
   await page.goto(dash.url)
   await page.locator('#live.on').waitFor({ timeout: 5000 })
@@ -171,7 +154,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   expect(problems.splice(0), 'console errors, page errors, dialogs or failed requests').toEqual([])
-  expect(await page.evaluate(() => (window as unknown as { __csp: string[] }).__csp), 'CSP violations').toEqual([])
+  expect(await cspViolations(page), 'CSP violations').toEqual([])
 })
 
 afterAll(async () => {

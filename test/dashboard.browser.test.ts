@@ -8,13 +8,13 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
-import { programPath } from '../scripts/programs.mjs'
-import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startDashboard, type Dashboard } from '../src/dashboard/server.js'
 import { openStore, type AlertStore } from '../src/store/sqlite.js'
 import { startWebhookServer, type WebhookServer } from './fakes/webhook-server.js'
 import { endTransport, tempDir } from './helpers/run.js'
+import { cspViolations, launchChromium, watchPage } from './helpers/browser.js'
 
 // The callbacks passed to evaluate / waitForFunction / addInitScript run in the page. Declared here
 // (module scope) instead of adding the DOM lib, which would change the Node typings of the test build.
@@ -23,12 +23,6 @@ declare const document: any
 declare function getComputedStyle (e: unknown): { backgroundColor: string }
 
 const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/', import.meta.url))
-const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-
-/** Chromium (`CHROMIUM_BIN`, else on PATH): the same lookup as `npm test`'s pretest step, which installs it. */
-function chromiumPath (): string {
-  return programPath('chromium')
-}
 
 const sleep = async (ms: number): Promise<void> => { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
@@ -57,25 +51,9 @@ const problems: string[] = []
 const titlesOf = (server: WebhookServer): string[] => server.requests.map((r) => r.json<{ title: string }>().title)
 const row = (title: string) => page.locator('#alert-rows tr', { has: page.locator('td.title', { hasText: title }) })
 
-async function watch (p: Page, label: string): Promise<void> {
-  p.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${label} console.${m.type()}: ${m.text()}`) })
-  p.on('pageerror', (e) => problems.push(`${label} page error: ${e.message}`))
-  p.on('dialog', (d) => { problems.push(`${label} dialog: ${d.message()}`); void d.dismiss() })
-  p.on('requestfailed', (r) => { if (!r.url().endsWith('/events')) problems.push(`${label} request failed: ${r.url()} ${r.failure()?.errorText ?? ''}`) })
-  // Runs before the page's own script, outside its CSP: records every violation.
-  await p.addInitScript(() => {
-    const w = window as unknown as { __csp: string[] }
-    w.__csp = []
-    document.addEventListener('securitypolicyviolation', (e: { violatedDirective: string, blockedURI: string }) => { w.__csp.push(`${e.violatedDirective} ${e.blockedURI}`) })
-  })
-}
-
-async function cspViolations (p: Page): Promise<string[]> {
-  return await p.evaluate(() => (window as unknown as { __csp: string[] }).__csp)
-}
+const watch = async (p: Page, label: string): Promise<void> => { await watchPage(p, label, problems) }
 
 beforeAll(async () => {
-  const executablePath = chromiumPath()
   mkdirSync(ARTIFACTS, { recursive: true })
   dir = tempDir()
   db = join(dir, 'alerts.db')
@@ -97,13 +75,7 @@ beforeAll(async () => {
   })
   logger = pino({ name: 'risk-svc' }, transport)
   reader = openStore(db)
-  context = await chromium.launchPersistentContext(tempDir('pino-alerts-chromium-'), {
-    executablePath,
-    headless: true,
-    args: ARGS,
-    viewport: { width: 1400, height: 1000 }
-  })
-  page = context.pages()[0] ?? await context.newPage()
+  ;({ context, page } = await launchChromium({ width: 1400, height: 1000 }))
   await watch(page, 'dashboard')
   await page.goto(dash.url)
   await page.locator('#live.on').waitFor({ timeout: 5000 })

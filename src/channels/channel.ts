@@ -158,8 +158,9 @@ function importEntry (name: string, cwd: string): string | undefined {
   for (let dir = cwd; ; dir = dirname(dir)) {
     const pkgDir = join(dir, 'node_modules', name)
     if (existsSync(join(pkgDir, 'package.json'))) {
-      const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { exports?: unknown }
-      const target = exportTarget(pkg.exports)
+      let pkg: { exports?: unknown }
+      try { pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { exports?: unknown } } catch { return undefined }
+      const target = exportTarget(pkg?.exports)
       return target === undefined ? undefined : join(pkgDir, target)
     }
     if (dirname(dir) === dir) return undefined

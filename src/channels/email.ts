@@ -15,7 +15,7 @@ import { alertHtml, digestHtml } from '../format/html.js'
 import { bySeverity, digestHeadline, labelsText, SEVERITY_WORD, subject } from '../format/text.js'
 import { truncate } from '../format/truncate.js'
 import type { ResolvedChannel } from '../options.js'
-import { abortReason } from '../http/outcome.js'
+import { abortReason, CERTIFICATE_CODES } from '../http/outcome.js'
 import { redact } from '../redact.js'
 import type { Channel, Outcome } from './channel.js'
 import { firstProblem, type ChannelLimits } from './limits.js'
@@ -98,13 +98,6 @@ export function renderEmail (events: readonly AlertEvent[], prefix: string): Ema
 
 interface SmtpError { code?: string, originalCode?: string, command?: string, responseCode?: number, message?: string, response?: string }
 
-/** Node's certificate errors (nodemailer reports them as ESOCKET with the TLS code in `originalCode`). */
-const CERTIFICATE_CODES = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID'
-])
-
 const oneLine = (s: string, max = 300): string => s.replace(/\s+/g, ' ').trim().slice(0, max)
 
 /**
@@ -121,6 +114,7 @@ export function outcomeFromSmtpError (err: unknown, where: string, credentials =
       : 'the server offered no STARTTLS and requireTLS is set; set requireTLS: false to send without TLS'
     return { ok: false, retryable: false, status: e.responseCode, error: `${where}: ${what} (STARTTLS answered: ${oneLine(e.response ?? String(e.responseCode), 200)})` }
   }
+  // nodemailer reports Node's certificate errors as ESOCKET with the TLS code in `originalCode`.
   const tlsCode = [e.originalCode, e.code].find((c) => c !== undefined && CERTIFICATE_CODES.has(c))
   if (tlsCode !== undefined) {
     return { ok: false, retryable: false, error: `${where}: TLS: ${oneLine(e.message ?? tlsCode)} (${tlsCode}; a private CA goes into the channel's tls.ca)` }

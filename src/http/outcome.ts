@@ -36,8 +36,8 @@ export function outcomeFromResponse (res: HttpResponse, what: string, secrets: r
   return { ok: false, retryable: false, status, error }
 }
 
-/** Certificate errors (Node's TLS codes): a configuration problem, not a passing one. */
-const CERTIFICATE_CODES = new Set([
+/** Certificate errors (Node's TLS codes): a configuration problem, not a passing one (HTTP and SMTP alike). */
+export const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
   'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
   'CERT_UNTRUSTED', 'CERT_SIGNATURE_FAILURE', 'ERR_TLS_CERT_ALTNAME_INVALID'
